@@ -1,0 +1,61 @@
+"""Seeded labeled / unlabeled / valtiny splits, written as plain id-per-line text files."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Sequence
+
+
+@dataclass
+class Split:
+    labeled: list[str]
+    unlabeled: list[str]
+    valtiny: list[str]
+
+
+def labeled_count(total: int, labeled: str | int | float) -> int:
+    """Number of labeled ids: a count (int, e.g. 100) or a ratio ('1/20', 0.05).
+
+    A ratio rounds to the nearest id, as the paper's split sizes do (10,582 / 106 -> 100).
+    """
+    if isinstance(labeled, bool):
+        raise ValueError(f"labeled must be a count or a ratio, got {labeled!r}")
+    if isinstance(labeled, int):
+        count = labeled
+    else:
+        try:
+            ratio = Fraction(labeled) if isinstance(labeled, str) else Fraction(labeled).limit_denominator(10**6)
+        except (ValueError, ZeroDivisionError):
+            raise ValueError(f"labeled ratio {labeled!r} is neither a count nor a ratio like '1/20'") from None
+        if not 0 < ratio <= 1:
+            raise ValueError(f"labeled ratio {labeled!r} must lie in (0, 1]")
+        count = round(ratio * total)
+    if not 1 <= count <= total:
+        raise ValueError(f"{count} labeled ids asked of a set of {total}")
+    return count
+
+
+def make_split(train_ids: Sequence[str], val_ids: Sequence[str], labeled: str | int | float,
+               valtiny: int, seed: int) -> Split:
+    """Seeded split: labeled and unlabeled partition ``train_ids``; valtiny is drawn from ``val_ids``.
+
+    Lists keep the data set's order within each part, so the files diff cleanly across seeds.
+    """
+    train_ids = list(train_ids)
+    val_ids = list(val_ids)
+    for name, ids in (("train", train_ids), ("val", val_ids)):
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"the {name} id list has duplicates")
+    n = labeled_count(len(train_ids), labeled)
+    if not 0 < valtiny <= len(val_ids):
+        raise ValueError(f"valtiny of {valtiny} asked of {len(val_ids)} val ids")
+    rng = random.Random(seed)
+    chosen = set(rng.sample(train_ids, n))
+    tiny = set(rng.sample(val_ids, valtiny))
+    return Split(
+        labeled=[i for i in train_ids if i in chosen],
+        unlabeled=[i for i in train_ids if i not in chosen],
+        valtiny=[i for i in val_ids if i in tiny],
+    )

@@ -1,0 +1,157 @@
+"""The dynamic loss (paper Eq. 6, 7, 9, 10) and its ablation variants (paper Section 5.4).
+
+Semantics follow the authors' implementation where it is sharper than the paper:
+
+* the weights come from the student's softmax **detached** from the graph;
+* agreement (student argmax == pseudo label): ``p_student(pseudo class) ** gamma1``;
+* disagreement with the student's confidence **strictly greater** than the stored pseudo-label
+  confidence: 0 ("positive disagreement": the pseudo label is probably wrong);
+* any other disagreement, ties included: ``p_student(pseudo class) ** gamma2``;
+* ignored pixels (label 255) weigh 0, labeled samples weigh 1;
+* the loss is ``sum(weight * CE) / (non-ignored pixels of the whole batch)``.
+
+Variants of the same family (selected by ``variant``):
+
+* ``"dmt"``: Eq. 6 as above;
+* ``"naive"`` (DMT-Naive): ``p_student(pseudo class) ** gamma1`` everywhere, no case split;
+* ``"flip"`` (DMT-Flip): in the positive-disagreement case the target becomes the student's own
+  prediction, weighted ``(1 - c_teacher) ** gamma2``;
+* ``"ce"``: plain cross-entropy, every non-ignored pixel weighs 1 (CBST, baselines). It is the
+  naive rule at gamma = 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from dmt import IGNORE_INDEX
+
+VARIANTS = ("dmt", "naive", "flip", "ce")
+
+
+def _check_variant(variant: str) -> None:
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown loss variant {variant!r}; expected one of {', '.join(VARIANTS)}")
+
+
+def dynamic_targets_and_weights(
+    probs: torch.Tensor,
+    pseudo_labels: torch.Tensor,
+    pseudo_conf: torch.Tensor,
+    gamma1: float,
+    gamma2: float,
+    ignore_index: int = IGNORE_INDEX,
+    variant: str = "dmt",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Training targets and per-element weights for pseudo-labeled samples.
+
+    ``probs`` is the student's softmax, [N, C] or [N, C, H, W]; ``pseudo_labels`` and
+    ``pseudo_conf`` have the shape of ``probs`` without the class axis. Targets equal the pseudo
+    labels except under ``variant="flip"``. Weights are 0 wherever the pseudo label is ignored.
+    """
+    _check_variant(variant)
+    if probs.dim() < 2 or probs.shape[:1] + probs.shape[2:] != pseudo_labels.shape:
+        raise ValueError(
+            f"probs {tuple(probs.shape)} must be [N, C, ...] matching pseudo_labels "
+            f"{tuple(pseudo_labels.shape)} without the class axis"
+        )
+    if pseudo_conf.shape != pseudo_labels.shape:
+        raise ValueError(
+            f"pseudo_conf {tuple(pseudo_conf.shape)} must match pseudo_labels {tuple(pseudo_labels.shape)}"
+        )
+    probs = probs.detach().float()
+    labels = pseudo_labels.long()
+    valid = labels != ignore_index
+    safe_labels = torch.where(valid, labels, torch.zeros_like(labels))
+    # Probability the student gives the teacher's class.
+    p_pseudo = probs.gather(1, safe_labels.unsqueeze(1)).squeeze(1)
+
+    if variant in ("naive", "ce"):
+        gamma = 0.0 if variant == "ce" else gamma1
+        weights = p_pseudo.pow(gamma)
+        return labels, torch.where(valid, weights, torch.zeros_like(weights))
+
+    student_conf, student_label = probs.max(dim=1)
+    teacher_conf = pseudo_conf.detach().float()
+    agree = student_label == labels
+    student_wins = (~agree) & (student_conf > teacher_conf)
+
+    weights = torch.where(agree, p_pseudo.pow(gamma1), p_pseudo.pow(gamma2))
+    targets = labels
+    if variant == "dmt":
+        weights = torch.where(student_wins, torch.zeros_like(weights), weights)
+    else:  # flip
+        weights = torch.where(student_wins, (1.0 - teacher_conf).pow(gamma2), weights)
+        targets = torch.where(student_wins & valid, student_label, labels)
+    weights = torch.where(valid, weights, torch.zeros_like(weights))
+    return targets, weights
+
+
+def dynamic_weights(
+    probs: torch.Tensor,
+    pseudo_labels: torch.Tensor,
+    pseudo_conf: torch.Tensor,
+    gamma1: float,
+    gamma2: float,
+    ignore_index: int = IGNORE_INDEX,
+    variant: str = "dmt",
+) -> torch.Tensor:
+    """Per-element dynamic weights (Eq. 6), same shape as ``pseudo_labels``; 0 where ignored."""
+    return dynamic_targets_and_weights(
+        probs, pseudo_labels, pseudo_conf, gamma1, gamma2, ignore_index, variant
+    )[1]
+
+
+@dataclass
+class LossOutput:
+    loss: torch.Tensor
+    mean_weight: float  # mean dynamic weight over non-ignored pseudo-labeled elements
+    disagreement: float  # fraction of non-ignored pseudo elements where student != pseudo label
+    valid_elements: int  # denominator: non-ignored elements of the whole batch
+
+
+def dynamic_loss(
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    pseudo_conf: torch.Tensor,
+    is_pseudo: torch.Tensor,
+    gamma1: float,
+    gamma2: float,
+    variant: str = "dmt",
+    ignore_index: int = IGNORE_INDEX,
+) -> LossOutput:
+    """The loss of a mixed batch (Eq. 10): labeled samples weigh 1, pseudo samples per Eq. 6.
+
+    ``logits`` is [N, C, ...]; ``targets`` [N, ...] holds ground truth for labeled samples and
+    pseudo labels for the others; ``pseudo_conf`` [N, ...] the teacher's stored confidence
+    (ignored on labeled samples); ``is_pseudo`` [N] bool marks the pseudo-labeled samples.
+    """
+    targets = targets.long()
+    is_pseudo = is_pseudo.to(device=logits.device, dtype=torch.bool)
+    expand = is_pseudo.view(-1, *([1] * (targets.dim() - 1))).expand_as(targets)
+    valid = targets != ignore_index
+    n_valid = int(valid.sum())
+
+    if bool(is_pseudo.any()):
+        probs = logits.detach().float().softmax(dim=1)
+        p_targets, p_weights = dynamic_targets_and_weights(
+            probs, targets, pseudo_conf, gamma1, gamma2, ignore_index, variant
+        )
+        pseudo_valid = expand & valid
+        if bool(pseudo_valid.any()):
+            mean_weight = float(p_weights[pseudo_valid].mean())
+            disagreement = float((probs.argmax(1) != targets)[pseudo_valid].float().mean())
+        else:
+            mean_weight = disagreement = 0.0
+        weights = torch.where(expand, p_weights, valid.float())
+        targets = torch.where(expand, p_targets, targets)
+    else:
+        weights = valid.float()
+        mean_weight = disagreement = 0.0
+
+    ce = F.cross_entropy(logits.float(), targets, ignore_index=ignore_index, reduction="none")
+    loss = (weights * ce).sum() / max(n_valid, 1)
+    return LossOutput(loss, mean_weight, disagreement, n_valid)

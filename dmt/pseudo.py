@@ -1,0 +1,279 @@
+"""Class-wise top-alpha pseudo-labels (paper Algorithm 2, lines 13/15) and their HDF5 store.
+
+For a ratio alpha, the threshold tau_c of class c is the confidence of the ceil(alpha * n_c)-th
+most confident pixel among the n_c pixels the teacher predicts as c over the whole unlabeled set;
+a pixel keeps its label if its confidence >= tau_c (ties are all kept), else it becomes 255.
+alpha >= 1 keeps everything (tau = 0). A class the teacher never predicts gets tau = +inf, which
+drops nothing because no pixel carries it.
+
+Generation makes one forward pass: labels (uint8) and confidences (float16, 3 bytes per pixel in
+all) of every image go to the file while a per-class histogram over the 65,536 float16 codes is
+accumulated; tau is then exact for the stored values, computed from the histogram. The original
+implementation estimated tau from every 16th pixel of a first pass and ran the network twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from dmt import IGNORE_INDEX
+from dmt.atomic import atomic_path
+from dmt.errors import DMTError
+
+FORMAT = "dmt-pseudo-labels/1"
+_F16_CODES = 1 << 16
+
+
+def _top_count(alpha: float, n: int) -> int:
+    # round() first so that e.g. 0.2 * 10 = 2.0000000000000004 is not taken as 3 pixels.
+    return max(1, math.ceil(round(alpha * n, 9)))
+
+
+def _threshold_from_table(values_desc: np.ndarray, counts: np.ndarray, alpha: float) -> float:
+    """tau for one class from its distinct confidences (descending) and their multiplicities."""
+    n = int(counts.sum())
+    if n == 0:
+        return math.inf
+    k = _top_count(alpha, n)
+    return float(values_desc[int(np.searchsorted(np.cumsum(counts), k))])
+
+
+def _check_alpha(alpha: float) -> None:
+    if not (alpha > 0 and math.isfinite(alpha)):
+        raise ValueError(f"alpha must be a positive ratio, got {alpha!r}")
+
+
+def class_thresholds(labels, conf, alpha: float, num_classes: int) -> np.ndarray:
+    """Exact per-class thresholds tau (float64 array of ``num_classes``) over the given arrays.
+
+    Pixels whose label is not a class id (e.g. 255) take no part.
+    """
+    _check_alpha(alpha)
+    if alpha >= 1:
+        return np.zeros(num_classes, dtype=np.float64)
+    labels = np.asarray(labels).ravel()
+    conf = np.asarray(conf).ravel()
+    if labels.shape != conf.shape:
+        raise ValueError(f"labels {labels.shape} and conf {conf.shape} differ in size")
+    tau = np.empty(num_classes, dtype=np.float64)
+    for c in range(num_classes):
+        values, counts = np.unique(conf[labels == c], return_counts=True)
+        tau[c] = _threshold_from_table(values[::-1], counts[::-1], alpha)
+    return tau
+
+
+def apply_thresholds(labels, conf, tau) -> np.ndarray:
+    """Labels with 255 wherever confidence < tau[label]; 255 stays 255."""
+    labels = np.asarray(labels)
+    conf = np.asarray(conf)
+    tau = np.asarray(tau, dtype=np.float64)
+    valid = labels < len(tau)
+    safe = np.where(valid, labels, 0)
+    keep = valid & (conf.astype(np.float64) >= tau[safe])
+    return np.where(keep, labels, IGNORE_INDEX).astype(labels.dtype, copy=False)
+
+
+class ConfidenceHistogram:
+    """Per-class counts of float16 confidence codes: exact thresholds without keeping the pixels.
+
+    Non-negative float16 values order like their uint16 bit patterns, so a descending walk over
+    the codes is a descending walk over the confidences.
+    """
+
+    def __init__(self, num_classes: int):
+        self.num_classes = num_classes
+        self.counts = np.zeros((num_classes, _F16_CODES), dtype=np.int64)
+
+    def update(self, labels: np.ndarray, conf: np.ndarray) -> None:
+        if conf.dtype != np.float16:
+            raise TypeError("ConfidenceHistogram takes float16 confidences")
+        labels = labels.ravel().astype(np.int64)
+        codes = conf.ravel().view(np.uint16).astype(np.int64)
+        valid = labels < self.num_classes
+        flat = labels[valid] * _F16_CODES + codes[valid]
+        self.counts += np.bincount(flat, minlength=self.num_classes * _F16_CODES).reshape(
+            self.num_classes, _F16_CODES
+        )
+
+    def class_counts(self) -> np.ndarray:
+        return self.counts.sum(axis=1)
+
+    def thresholds(self, alpha: float) -> np.ndarray:
+        _check_alpha(alpha)
+        if alpha >= 1:
+            return np.zeros(self.num_classes, dtype=np.float64)
+        tau = np.empty(self.num_classes, dtype=np.float64)
+        for c in range(self.num_classes):
+            codes = np.flatnonzero(self.counts[c])[::-1]
+            values = codes.astype(np.uint16).view(np.float16).astype(np.float64)
+            tau[c] = _threshold_from_table(values, self.counts[c, codes], alpha)
+        return tau
+
+    def kept_counts(self, tau: np.ndarray) -> np.ndarray:
+        values = np.arange(_F16_CODES, dtype=np.uint16).view(np.float16).astype(np.float64)
+        finite = np.isfinite(values) & (values >= 0)
+        kept = np.empty(self.num_classes, dtype=np.int64)
+        for c in range(self.num_classes):
+            kept[c] = self.counts[c, finite & (values >= tau[c])].sum()
+        return kept
+
+
+class PseudoLabelWriter:
+    """Writes one pseudo-label set to ``path`` atomically: the file appears only once complete.
+
+    Use as a context manager; call ``add(id, labels, conf)`` once for every expected id.
+    """
+
+    def __init__(self, path, ids: Iterable[str], num_classes: int, alpha: float, teacher_digest: str,
+                 compression: str | None = "lzf"):
+        _check_alpha(alpha)
+        if num_classes > IGNORE_INDEX:
+            raise ValueError("uint8 labels hold at most 255 classes")
+        self.path = Path(path)
+        self.ids = list(ids)
+        self.num_classes = num_classes
+        self.alpha = float(alpha)
+        self.teacher_digest = teacher_digest
+        self.compression = compression
+        self.histogram = ConfidenceHistogram(num_classes)
+        self._written: set[str] = set()
+
+    def __enter__(self) -> "PseudoLabelWriter":
+        import h5py
+
+        # LIFO: the HDF5 file is closed before the temp file is renamed (or removed on error).
+        self._stack = contextlib.ExitStack()
+        tmp = self._stack.enter_context(atomic_path(self.path, suffix=".h5"))
+        self._file = self._stack.enter_context(h5py.File(tmp, "w"))
+        self._labels = self._file.create_group("labels")
+        self._conf = self._file.create_group("conf")
+        return self
+
+    def add(self, image_id: str, labels: np.ndarray, conf: np.ndarray) -> None:
+        if image_id in self._written:
+            raise ValueError(f"pseudo labels for {image_id!r} written twice")
+        labels = np.ascontiguousarray(labels, dtype=np.uint8)
+        conf = np.ascontiguousarray(conf, dtype=np.float16)
+        if labels.shape != conf.shape or labels.ndim != 2:
+            raise ValueError(f"{image_id}: labels {labels.shape} and conf {conf.shape} must be one [H, W]")
+        if not np.isfinite(conf).all():
+            raise DMTError(f"{image_id}: the teacher produced non-finite confidences (NaN/inf weights?)")
+        # One chunk per image: a read touches exactly the image asked for.
+        kw = dict(chunks=labels.shape, compression=self.compression)
+        self._labels.create_dataset(image_id, data=labels, **kw)
+        self._conf.create_dataset(image_id, data=conf, **kw)
+        self.histogram.update(labels, conf)
+        self._written.add(image_id)
+
+    def _finish(self) -> None:
+        missing = [i for i in self.ids if i not in self._written]
+        if missing:
+            raise DMTError(f"{self.path}: {len(missing)} ids got no pseudo labels (first: {missing[:3]})")
+        tau = self.histogram.thresholds(self.alpha)
+        attrs = self._file.attrs
+        attrs["format"] = FORMAT
+        attrs["num_classes"] = self.num_classes
+        attrs["alpha"] = self.alpha
+        attrs["tau"] = tau
+        attrs["class_counts"] = self.histogram.class_counts()
+        attrs["kept_counts"] = self.histogram.kept_counts(tau)
+        attrs["teacher_digest"] = self.teacher_digest
+        self._file.create_dataset("ids", data=np.array(self.ids, dtype=object), dtype=_string_dtype())
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is None:
+            try:
+                self._finish()
+            except BaseException:
+                if not self._stack.__exit__(*sys.exc_info()):
+                    raise
+                return False
+        return self._stack.__exit__(exc_type, exc, tb)
+
+
+def _string_dtype():
+    import h5py
+
+    return h5py.string_dtype("utf-8")
+
+
+class PseudoLabelStore:
+    """Reads a pseudo-label set: ``store[id] -> (labels with tau applied, confidence)``.
+
+    Opens the file lazily per process so that DataLoader workers each get their own handle.
+    """
+
+    def __init__(self, path, expected_ids: Iterable[str] | None = None):
+        self.path = Path(path)
+        self._file = None
+        f = self._open()
+        try:
+            attrs = dict(f.attrs)
+            if attrs.get("format") != FORMAT or "ids" not in f:
+                raise DMTError(f"{self.path} is not a complete DMT pseudo-label file "
+                               f"(format {attrs.get('format')!r}); delete it and rerun its rule")
+            self.num_classes = int(attrs["num_classes"])
+            self.alpha = float(attrs["alpha"])
+            self.tau = np.asarray(attrs["tau"], dtype=np.float64)
+            self.class_counts = np.asarray(attrs["class_counts"])
+            self.kept_counts = np.asarray(attrs["kept_counts"])
+            self.teacher_digest = str(attrs["teacher_digest"])
+            self.ids = [s.decode() if isinstance(s, bytes) else str(s) for s in f["ids"][()]]
+        except (KeyError, OSError) as e:
+            raise DMTError(f"{self.path} is corrupt or truncated ({e}); delete it and rerun its rule") from e
+        if expected_ids is not None:
+            expected = list(expected_ids)
+            missing = sorted(set(expected) - set(self.ids))
+            extra = sorted(set(self.ids) - set(expected))
+            if missing or extra:
+                raise DMTError(
+                    f"{self.path} does not match the unlabeled split: {len(missing)} ids missing "
+                    f"(first: {missing[:3]}), {len(extra)} unexpected (first: {extra[:3]})"
+                )
+
+    def _open(self):
+        import h5py
+
+        if self._file is None or self._pid != os.getpid():
+            if not self.path.is_file():
+                raise DMTError(f"pseudo-label file {self.path} does not exist")
+            try:
+                self._file = h5py.File(self.path, "r")
+            except OSError as e:
+                raise DMTError(f"{self.path} is corrupt or truncated ({e}); delete it and rerun its rule") from e
+            self._pid = os.getpid()
+        return self._file
+
+    def raw(self, image_id: str) -> tuple[np.ndarray, np.ndarray]:
+        """Teacher argmax and confidence, no threshold applied."""
+        f = self._open()
+        try:
+            return f["labels"][image_id][()], f["conf"][image_id][()]
+        except KeyError:
+            raise DMTError(f"{self.path} holds no pseudo labels for id {image_id!r}") from None
+        except OSError as e:
+            raise DMTError(f"{self.path}: cannot read {image_id!r} ({e}); the file is corrupt") from e
+
+    def __getitem__(self, image_id: str) -> tuple[np.ndarray, np.ndarray]:
+        labels, conf = self.raw(image_id)
+        return apply_thresholds(labels, conf, self.tau), conf
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_file"] = None
+        return state
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None

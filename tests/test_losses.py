@@ -1,0 +1,107 @@
+"""Eq. 6, 7, 9, 10 and the Section 5.4 variants pinned on hand-computed tensors."""
+
+import math
+
+import pytest
+import torch
+
+from dmt.losses import dynamic_loss, dynamic_targets_and_weights, dynamic_weights
+
+# Five classification samples, three classes. Comments give the case of Eq. 6 for each row.
+PROBS = torch.tensor([
+    [0.75, 0.125, 0.125],  # pseudo 0, agree                                 -> 0.75^g1
+    [0.625, 0.25, 0.125],  # pseudo 1, student 0 with 0.625 > conf 0.5       -> 0 (positive disagreement)
+    [0.5, 0.375, 0.125],   # pseudo 1, student 0 with 0.5 == conf 0.5 (tie)  -> 0.375^g2
+    [0.25, 0.25, 0.5],     # pseudo 0, student 2 with 0.5 < conf 0.875      -> 0.25^g2
+    [0.5, 0.25, 0.25],     # ignored                                         -> 0
+])
+LABELS = torch.tensor([0, 1, 1, 0, 255])
+CONF = torch.tensor([0.875, 0.5, 0.5, 0.875, 0.0])
+
+
+def test_eq6_three_cases_ties_and_ignore():
+    w = dynamic_weights(PROBS, LABELS, CONF, gamma1=2, gamma2=3)
+    assert w.tolist() == pytest.approx([0.5625, 0.0, 0.052734375, 0.015625, 0.0])
+
+
+def test_gamma_zero_keeps_the_case_split():
+    # p^0 = 1 in cases 1 and 2, positive disagreement stays 0, ignored stays 0.
+    w = dynamic_weights(PROBS, LABELS, CONF, gamma1=0, gamma2=0)
+    assert w.tolist() == [1.0, 0.0, 1.0, 1.0, 0.0]
+
+
+def test_naive_variant_ignores_the_cases():
+    w = dynamic_weights(PROBS, LABELS, CONF, gamma1=2, gamma2=3, variant="naive")
+    assert w.tolist() == pytest.approx([0.5625, 0.0625, 0.140625, 0.0625, 0.0])
+
+
+def test_flip_variant_relabels_positive_disagreement():
+    targets, w = dynamic_targets_and_weights(PROBS, LABELS, CONF, 2, 3, variant="flip")
+    assert targets.tolist() == [0, 0, 1, 0, 255]
+    # (1 - 0.5)^3 for the flipped row; the others as in Eq. 6.
+    assert w.tolist() == pytest.approx([0.5625, 0.125, 0.052734375, 0.015625, 0.0])
+
+
+def test_ce_variant_is_uniform():
+    w = dynamic_weights(PROBS, LABELS, CONF, gamma1=5, gamma2=5, variant="ce")
+    assert w.tolist() == [1.0, 1.0, 1.0, 1.0, 0.0]
+
+
+def test_segmentation_shape_matches_classification_semantics():
+    # The same five rows laid out as a 1 x 5 image: [N=1, C=3, H=1, W=5].
+    probs = PROBS.t().reshape(1, 3, 1, 5)
+    w = dynamic_weights(probs, LABELS.reshape(1, 1, 5), CONF.reshape(1, 1, 5), 2, 3)
+    assert w.shape == (1, 1, 5)
+    assert w.flatten().tolist() == pytest.approx([0.5625, 0.0, 0.052734375, 0.015625, 0.0])
+
+
+def test_unknown_variant_and_shape_mismatch_are_errors():
+    with pytest.raises(ValueError, match="variant"):
+        dynamic_weights(PROBS, LABELS, CONF, 1, 1, variant="bogus")
+    with pytest.raises(ValueError, match="pseudo_labels"):
+        dynamic_weights(PROBS, LABELS[:4], CONF[:4], 1, 1)
+
+
+def _mixed_batch():
+    """Two 1x2 images, two classes. Image 0 labeled: pixel a (GT 0, p=[0.8, 0.2]), pixel b
+    ignored. Image 1 pseudo: pixel c (pseudo 1, conf 0.9, p=[0.25, 0.75]): agreement;
+    pixel d (pseudo 0, conf 0.6, p=[0.25, 0.75]): positive disagreement."""
+    probs = torch.tensor([
+        [[[0.8, 0.5]], [[0.2, 0.5]]],
+        [[[0.25, 0.25]], [[0.75, 0.75]]],
+    ])
+    logits = probs.log().requires_grad_(True)  # softmax(log p) = p, so CE = -log p[target]
+    targets = torch.tensor([[[0, 255]], [[1, 0]]])
+    conf = torch.tensor([[[0.0, 0.0]], [[0.9, 0.6]]])
+    is_pseudo = torch.tensor([False, True])
+    return logits, targets, conf, is_pseudo
+
+
+def test_mixed_batch_loss_value_and_normaliser():
+    logits, targets, conf, is_pseudo = _mixed_batch()
+    out = dynamic_loss(logits, targets, conf, is_pseudo, gamma1=2, gamma2=2)
+    # Three non-ignored pixels in the whole batch (a, c, d); a weighs 1, c 0.75^2, d 0.
+    expected = (-math.log(0.8) + 0.5625 * -math.log(0.75)) / 3
+    assert out.loss.item() == pytest.approx(expected, rel=1e-6)
+    assert out.valid_elements == 3
+    assert out.mean_weight == pytest.approx(0.5625 / 2)
+    assert out.disagreement == pytest.approx(0.5)
+
+
+def test_weights_are_detached_from_the_graph():
+    logits, targets, conf, is_pseudo = _mixed_batch()
+    dynamic_loss(logits, targets, conf, is_pseudo, gamma1=2, gamma2=2).loss.backward()
+    g = logits.grad
+    # d CE / d logits = p - onehot; pixel c: 0.5625 / 3 * ([0.25, 0.75] - [0, 1]). Were the
+    # weight p^2 differentiated too, an extra term would appear.
+    assert g[1, :, 0, 0].tolist() == pytest.approx([0.046875, -0.046875])
+    assert g[1, :, 0, 1].tolist() == [0.0, 0.0]  # positive disagreement
+    assert g[0, :, 0, 1].tolist() == [0.0, 0.0]  # ignored
+    assert g[0, :, 0, 0].tolist() == pytest.approx([-0.2 / 3, 0.2 / 3])  # labeled, weight 1
+
+
+def test_all_labeled_batch_is_plain_cross_entropy():
+    logits, targets, conf, _ = _mixed_batch()
+    out = dynamic_loss(logits, targets, conf, torch.tensor([False, False]), 5, 5)
+    expected = (-math.log(0.8) - math.log(0.75) - math.log(0.25)) / 3
+    assert out.loss.item() == pytest.approx(expected, rel=1e-6)

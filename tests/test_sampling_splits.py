@@ -1,0 +1,48 @@
+import pytest
+
+from dmt.data.splits import labeled_count, make_split
+from dmt.sampling import difference_maximized
+
+
+def test_difference_maximized_eq11():
+    ids = [f"i{k}" for k in range(10)]
+    a, b = difference_maximized(ids, 0.8, seed=3)
+    assert len(a) == len(b) == 8
+    # A = R[0:8], B = R[2:10]: together they are R, and they share R[2:8].
+    r = a[:2] + b
+    assert sorted(r) == sorted(ids)
+    assert a[2:] == b[:6]
+    assert len(set(a) & set(b)) == 6
+    assert difference_maximized(ids, 0.8, seed=3) == (a, b)
+    assert difference_maximized(ids, 0.8, seed=4) != (a, b)
+
+
+@pytest.mark.parametrize("alpha", [0.5, 1.0, 0.3])
+def test_difference_maximized_rejects_alpha_outside_half_one(alpha):
+    with pytest.raises(ValueError, match="0.5 < alpha < 1"):
+        difference_maximized(["a", "b"], alpha, 0)
+
+
+@pytest.mark.parametrize("spec,count", [("1/106", 100), ("1/50", 212), ("1/20", 529), ("1/8", 1323),
+                                        (100, 100), (0.05, 529)])
+def test_labeled_count_paper_sizes(spec, count):
+    assert labeled_count(10582, spec) == count
+
+
+@pytest.mark.parametrize("bad", ["1/0", "abc", "3/2", 0, 20000, True])
+def test_labeled_count_rejects_nonsense(bad):
+    with pytest.raises(ValueError):
+        labeled_count(10582, bad)
+
+
+def test_make_split_is_seeded_and_partitions():
+    train = [f"t{k:03d}" for k in range(200)]
+    val = [f"v{k:03d}" for k in range(50)]
+    s = make_split(train, val, "1/20", valtiny=5, seed=1)
+    assert len(s.labeled) == 10 and len(s.unlabeled) == 190 and len(s.valtiny) == 5
+    assert set(s.labeled) | set(s.unlabeled) == set(train)
+    assert not set(s.labeled) & set(s.unlabeled)
+    assert set(s.valtiny) <= set(val)
+    assert s.labeled == sorted(s.labeled)  # data-set order is kept
+    assert make_split(train, val, "1/20", 5, seed=1) == s
+    assert make_split(train, val, "1/20", 5, seed=2).labeled != s.labeled
