@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -70,3 +71,50 @@ def fine_grained_accuracy(probs, targets) -> float:
     p_true = probs[np.arange(len(targets)), targets]
     correct = probs.argmax(axis=1) == targets
     return float(np.where(correct, p_true, 0.0).mean())
+
+
+def evaluate_segmentation(model, dataset, device, batch_size: int = 8, pad_to=(0, 0),
+                          class_names: Sequence[str] | None = None, amp: bool = True,
+                          progress: bool = True) -> dict:
+    """Confusion-matrix summary of ``model`` over ``dataset`` at the original image sizes."""
+    from dmt.inference import predict
+
+    cm = ConfusionMatrix(dataset.num_classes)
+    for _, label, _, target in predict(model, dataset, device, batch_size, pad_to, amp=amp,
+                                       desc="evaluate" if progress else None):
+        cm.update(target, label)
+    return cm.summary(class_names)
+
+
+def _val_miou(metrics_path) -> tuple[float, float, dict]:
+    import json
+
+    m = json.loads(Path(metrics_path).read_text())
+    return m["valtiny"]["miou"], m["val"]["miou"], m["val"]
+
+
+def select_final(results, iterations: int) -> dict:
+    """final_miou.json: of the last iteration's A and B, the one with the better valtiny mIoU
+    (ties go to A), reported on val; the baseline (iteration 0) is selected the same way."""
+    results = Path(results)
+
+    def select(i: int) -> tuple[str, dict]:
+        scores = {m: _val_miou(results / f"iter{i}" / m / "metrics.json") for m in ("A", "B")}
+        best = max(scores, key=lambda m: (scores[m][0], m == "A"))
+        return best, scores[best][2]
+
+    selected, final = select(iterations)
+    baseline_sel, baseline = select(0)
+    history = {m: [_val_miou(results / f"iter{i}" / m / "metrics.json")[1]
+                   for i in range(iterations + 1)] for m in ("A", "B")}
+    return {
+        "miou": final["miou"],
+        "selected": f"{selected}{iterations}",
+        "baseline_miou": baseline["miou"],
+        "baseline_selected": f"{baseline_sel}0",
+        "gain": final["miou"] - baseline["miou"],
+        "per_class_iou": final["per_class_iou"],
+        "excluded_classes": final["excluded_classes"],
+        "pixel_accuracy": final["pixel_accuracy"],
+        "val_miou_by_iteration": history,
+    }

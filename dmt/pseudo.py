@@ -143,6 +143,8 @@ class PseudoLabelWriter:
         self.teacher_digest = teacher_digest
         self.compression = compression
         self.histogram = ConfidenceHistogram(num_classes)
+        # Pixels whose teacher label matches the hidden ground truth, for diagnostics only.
+        self.correct = ConfidenceHistogram(num_classes)
         self._written: set[str] = set()
 
     def __enter__(self) -> "PseudoLabelWriter":
@@ -156,7 +158,9 @@ class PseudoLabelWriter:
         self._conf = self._file.create_group("conf")
         return self
 
-    def add(self, image_id: str, labels: np.ndarray, conf: np.ndarray) -> None:
+    def add(self, image_id: str, labels: np.ndarray, conf: np.ndarray,
+            target: np.ndarray | None = None) -> None:
+        """Store one image; ``target`` (ground truth, 255 = unknown) feeds accuracy diagnostics."""
         if image_id in self._written:
             raise ValueError(f"pseudo labels for {image_id!r} written twice")
         labels = np.ascontiguousarray(labels, dtype=np.uint8)
@@ -170,6 +174,9 @@ class PseudoLabelWriter:
         self._labels.create_dataset(image_id, data=labels, **kw)
         self._conf.create_dataset(image_id, data=conf, **kw)
         self.histogram.update(labels, conf)
+        if target is not None:
+            hit = labels == target
+            self.correct.update(labels[hit], conf[hit])
         self._written.add(image_id)
 
     def _finish(self) -> None:
@@ -184,6 +191,7 @@ class PseudoLabelWriter:
         attrs["tau"] = tau
         attrs["class_counts"] = self.histogram.class_counts()
         attrs["kept_counts"] = self.histogram.kept_counts(tau)
+        attrs["kept_correct_counts"] = self.correct.kept_counts(tau)
         attrs["teacher_digest"] = self.teacher_digest
         self._file.create_dataset("ids", data=np.array(self.ids, dtype=object), dtype=_string_dtype())
 
@@ -224,6 +232,7 @@ class PseudoLabelStore:
             self.tau = np.asarray(attrs["tau"], dtype=np.float64)
             self.class_counts = np.asarray(attrs["class_counts"])
             self.kept_counts = np.asarray(attrs["kept_counts"])
+            self.kept_correct_counts = np.asarray(attrs["kept_correct_counts"])
             self.teacher_digest = str(attrs["teacher_digest"])
             self.ids = [s.decode() if isinstance(s, bytes) else str(s) for s in f["ids"][()]]
         except (KeyError, OSError) as e:
@@ -277,3 +286,36 @@ class PseudoLabelStore:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+def generate(model, dataset, path, num_classes: int, alpha: float, teacher_digest: str, device,
+             batch_size: int = 8, pad_to=(0, 0), num_workers: int = 0, amp: bool = True) -> dict:
+    """Label ``dataset`` with ``model`` in one forward pass and write the set to ``path``.
+
+    Returns the summary also stored as attributes: tau, counts, and where the data set has
+    ground truth, the accuracy of the kept pseudo labels (diagnostics, never used in training).
+    """
+    from dmt.inference import predict
+
+    with PseudoLabelWriter(path, dataset.ids, num_classes, alpha, teacher_digest) as writer:
+        for image_id, labels, conf, target in predict(model, dataset, device, batch_size, pad_to,
+                                                      num_workers, amp, desc="pseudo-label"):
+            has_truth = bool((target != IGNORE_INDEX).any())
+            writer.add(image_id, labels, conf, target if has_truth else None)
+    return summarize(PseudoLabelStore(path))
+
+
+def summarize(store: PseudoLabelStore) -> dict:
+    kept = store.kept_counts
+    total = store.class_counts
+    correct = store.kept_correct_counts
+    return {
+        "alpha": store.alpha,
+        "tau": [None if not math.isfinite(t) else float(t) for t in store.tau],
+        "class_counts": total.tolist(),
+        "kept_counts": kept.tolist(),
+        "kept_fraction": float(kept.sum() / max(total.sum(), 1)),
+        # Precision of the kept labels against ground truth, where the data set has it.
+        "kept_accuracy": float(correct.sum() / kept.sum()) if correct.sum() else None,
+        "teacher_digest": store.teacher_digest,
+    }

@@ -1,0 +1,323 @@
+"""``python -m dmt <command>``: the only entry point the workflow's rules call.
+
+Every command reads its inputs from files and writes its outputs atomically; a bad input ends
+with one ``error:`` line on stderr and exit status 2, leaving earlier outputs untouched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import sys
+from pathlib import Path
+
+from dmt import __version__
+from dmt.errors import DMTError
+
+log = logging.getLogger("dmt")
+
+
+def _setup(threads: int | None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def _file_digest(path) -> str:
+    with open(path, "rb") as f:
+        return "sha256:" + hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _ids(path) -> list[str]:
+    from dmt.data.voc import read_id_file
+
+    return read_id_file(path)
+
+
+def _dataset(args, ids, *, train_crop=None, scale_range=(0.5, 1.5), pseudo=None, with_masks=True):
+    from dmt.data.registry import dataset_info
+    from dmt.data.transforms import train_transform
+    from dmt.data.voc import SegmentationDataset, check_root
+
+    info = dataset_info(args.dataset)
+    check_root(args.data)
+    transform = train_transform(tuple(train_crop), tuple(scale_range)) if train_crop else None
+    return SegmentationDataset(args.data, ids, info.num_classes, transform=transform,
+                               with_masks=with_masks, pseudo=pseudo)
+
+
+def _load_model(path, device):
+    import torch
+
+    from dmt.models import build_model
+
+    if not Path(path).is_file():
+        raise DMTError(f"model file {path} does not exist")
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=False)
+        meta = saved["meta"]
+        model = build_model(meta["model"], meta["num_classes"], seed=0)
+        model.load_state_dict(saved["model"])
+    except (KeyError, RuntimeError, EOFError, OSError) as e:
+        raise DMTError(f"{path} is not a readable dmt model checkpoint ({e})") from e
+    return model.to(device), meta
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+def cmd_prepare(args) -> None:
+    if args.dataset == "digits":
+        from dmt.data.digits import prepare_digits
+
+        summary = prepare_digits(args.out, seed=args.seed, n_train=args.n_train, n_val=args.n_val)
+        log.info("digits prepared in %s: %s", args.out, json.dumps(summary)[:500])
+    else:
+        raise DMTError(f"'prepare {args.dataset}' is not available yet; known: digits")
+
+
+def cmd_split(args) -> None:
+    from dmt.atomic import write_lines
+    from dmt.data.splits import make_split
+    from dmt.data.voc import check_root, read_split
+
+    check_root(args.data)
+    labeled = int(args.labeled) if args.labeled.isdigit() else args.labeled
+    split = make_split(read_split(args.data, args.train_split), read_split(args.data, args.val_split),
+                       labeled, args.valtiny, args.seed)
+    out = Path(args.out_dir)
+    for name in ("labeled", "unlabeled", "valtiny"):
+        write_lines(out / f"{name}.txt", getattr(split, name))
+    log.info("split: %d labeled, %d unlabeled, %d valtiny", len(split.labeled), len(split.unlabeled),
+             len(split.valtiny))
+
+
+def cmd_dms(args) -> None:
+    from dmt.atomic import write_lines
+    from dmt.sampling import difference_maximized
+
+    a, b = difference_maximized(_ids(args.labeled), args.alpha, args.seed)
+    write_lines(args.out_a, a)
+    write_lines(args.out_b, b)
+    log.info("difference-maximised sampling: |A| = |B| = %d, shared %d", len(a), len(set(a) & set(b)))
+
+
+def cmd_train(args) -> None:
+    import torch
+
+    from dmt.data.registry import dataset_info
+    from dmt.inference import pick_device
+    from dmt.models import build_model
+    from dmt.pseudo import PseudoLabelStore
+    from dmt.train import TrainSpec, train
+
+    try:
+        spec_in = json.loads(args.spec)
+        model_cfg = spec_in.pop("model")
+        spec = TrainSpec(**spec_in, num_workers=args.num_workers, checkpoint_every=args.checkpoint_every)
+    except (ValueError, TypeError, KeyError) as e:
+        raise DMTError(f"bad --spec: {e}") from e
+    eval_every = args.eval_every
+    device = pick_device(args.device)
+    info = dataset_info(args.dataset)
+    torch.manual_seed(spec.seed)
+
+    labeled_ids = _ids(args.labeled)
+    labeled = _dataset(args, labeled_ids, train_crop=spec.crop_size, scale_range=spec.scale_range)
+    pseudo = None
+    fingerprint = [_file_digest(args.labeled)]
+    if args.pseudo:
+        store = PseudoLabelStore(args.pseudo, expected_ids=_ids(args.unlabeled))
+        pseudo = _dataset(args, store.ids, train_crop=spec.crop_size, scale_range=spec.scale_range,
+                          pseudo=store, with_masks=False)
+        fingerprint.append(_file_digest(args.pseudo))
+    if args.init_from:
+        model, meta = _load_model(args.init_from, device)
+        fingerprint.append(_file_digest(args.init_from))
+    else:
+        meta = {"model": model_cfg["name"], "num_classes": info.num_classes, "dataset": args.dataset}
+        model = build_model(meta["model"], info.num_classes, seed=model_cfg["seed"],
+                            weights=model_cfg.get("weights", "scratch"))
+
+    on_epoch_end = None
+    if args.valtiny:
+        from dmt.evaluate import evaluate_segmentation
+
+        valtiny = _dataset(args, _ids(args.valtiny))
+
+        def on_epoch_end(epoch):
+            if epoch % eval_every and epoch != spec.epochs:
+                return {}
+            return {"valtiny_miou": evaluate_segmentation(model, valtiny, device, spec.batch_size,
+                                                          spec.crop_size, amp=spec.amp)["miou"]}
+
+    out = Path(args.out)
+    summary = train(model, spec, labeled, out, pseudo=pseudo,
+                    checkpoint_path=out.with_name(out.name + ".ckpt"),
+                    fingerprint_parts=tuple(fingerprint), device=device,
+                    tb_dir=args.tensorboard, on_epoch_end=on_epoch_end,
+                    meta={**meta, "dmt_version": __version__})
+    log.info("trained %d steps in %.0f s -> %s", summary["steps"], summary["seconds"], out)
+
+
+def cmd_pseudo(args) -> None:
+    from dmt.atomic import write_json
+    from dmt.inference import pick_device
+    from dmt.pseudo import generate
+
+    device = pick_device(args.device)
+    model, meta = _load_model(args.teacher, device)
+    dataset = _dataset(args, _ids(args.unlabeled), with_masks=args.with_truth)
+    summary = generate(model, dataset, args.out, meta["num_classes"], args.alpha,
+                       _file_digest(args.teacher), device, args.batch_size, args.pad_to,
+                       amp=not args.no_amp)
+    if args.summary:
+        write_json(args.summary, summary)
+    log.info("pseudo labels -> %s: kept %.1f%% of pixels, accuracy of kept %s", args.out,
+             100 * summary["kept_fraction"], summary["kept_accuracy"])
+
+
+def cmd_evaluate(args) -> None:
+    from dmt.atomic import write_json
+    from dmt.data.registry import dataset_info
+    from dmt.evaluate import evaluate_segmentation
+    from dmt.inference import pick_device
+
+    device = pick_device(args.device)
+    model, _ = _load_model(args.model, device)
+    names = dataset_info(args.dataset).class_names
+    result = {"model": str(args.model), "model_digest": _file_digest(args.model)}
+    for split, path in (("val", args.val), ("valtiny", args.valtiny)):
+        result[split] = evaluate_segmentation(model, _dataset(args, _ids(path)), device,
+                                              args.batch_size, args.pad_to, class_names=names,
+                                              amp=not args.no_amp)
+        log.info("%s mIoU %.4f on %s", split, result[split]["miou"], args.model)
+    write_json(args.out, result)
+
+
+def cmd_final(args) -> None:
+    from dmt.atomic import write_json
+    from dmt.evaluate import select_final
+
+    write_json(args.out, select_final(Path(args.results), args.iterations))
+
+
+# ----------------------------------------------------------------------------- parser
+
+
+def _data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", required=True, help="data set name (digits, voc)")
+    p.add_argument("--data", required=True, help="root folder in PASCAL VOC layout")
+
+
+def _runtime_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:1 ...")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+
+
+def _inference_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--pad-to", type=int, nargs=2, default=(0, 0), metavar=("H", "W"),
+                   help="zero-pad inputs to at least the training crop size")
+    p.add_argument("--no-amp", action="store_true", help="full precision on CUDA")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m dmt", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=f"dmt {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
+
+    p = sub.add_parser("prepare", help="prepare a data set in PASCAL VOC layout")
+    p.add_argument("dataset", choices=["digits"])
+    p.add_argument("--out", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n-train", type=int, default=1000)
+    p.add_argument("--n-val", type=int, default=300)
+    p.set_defaults(func=cmd_prepare)
+
+    p = sub.add_parser("split", help="seeded labeled / unlabeled / valtiny id lists")
+    p.add_argument("--data", required=True)
+    p.add_argument("--labeled", required=True, help="ratio like 1/20 or a count like 100")
+    p.add_argument("--valtiny", type=int, required=True, help="number of val ids for model selection")
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--train-split", default="train")
+    p.add_argument("--val-split", default="val")
+    p.add_argument("--out-dir", required=True)
+    p.set_defaults(func=cmd_split)
+
+    p = sub.add_parser("dms", help="difference-maximised sampling of the labeled ids (Eq. 11)")
+    p.add_argument("--labeled", required=True)
+    p.add_argument("--alpha", type=float, default=0.8)
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--out-a", required=True)
+    p.add_argument("--out-b", required=True)
+    p.set_defaults(func=cmd_dms)
+
+    p = sub.add_parser("train", help="baseline training or a DMT fine-tuning")
+    _data_args(p)
+    _runtime_args(p)
+    p.add_argument("--spec", required=True, help="JSON: TrainSpec fields plus model {name, seed}")
+    p.add_argument("--labeled", required=True, help="labeled id list")
+    p.add_argument("--pseudo", help="pseudo-label HDF5 of the other model (DMT fine-tuning)")
+    p.add_argument("--unlabeled", help="unlabeled id list the pseudo labels must match")
+    p.add_argument("--init-from", help="model to fine-tune from")
+    p.add_argument("--valtiny", help="id list evaluated after epochs (TensorBoard)")
+    p.add_argument("--tensorboard", help="TensorBoard log folder")
+    p.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes")
+    p.add_argument("--checkpoint-every", type=int, default=200, help="steps between checkpoints")
+    p.add_argument("--eval-every", type=int, default=1, help="epochs between valtiny evaluations")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("pseudo", help="class-wise top-alpha pseudo labels into HDF5 (one pass)")
+    _data_args(p)
+    _runtime_args(p)
+    _inference_args(p)
+    p.add_argument("--teacher", required=True)
+    p.add_argument("--unlabeled", required=True)
+    p.add_argument("--alpha", type=float, required=True)
+    p.add_argument("--with-truth", action="store_true",
+                   help="read the unlabeled set's masks to report pseudo-label accuracy (diagnostic)")
+    p.add_argument("--summary", help="also write the summary JSON here")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_pseudo)
+
+    p = sub.add_parser("evaluate", help="mIoU of a model on val and valtiny")
+    _data_args(p)
+    _runtime_args(p)
+    _inference_args(p)
+    p.add_argument("--model", required=True)
+    p.add_argument("--val", required=True)
+    p.add_argument("--valtiny", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("final", help="select the final model on valtiny, report val")
+    p.add_argument("--results", required=True, help="results/{exp}")
+    p.add_argument("--iterations", type=int, required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_final)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup(getattr(args, "threads", None))
+    try:
+        args.func(args)
+    except DMTError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted; outputs written so far are complete, partial ones were removed",
+              file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,299 @@
+"""The training loop shared by baselines and DMT fine-tunings (paper Section 5.2.2).
+
+A batch mixes ``pseudo_per_batch`` pseudo-labeled samples with ``batch_size - pseudo_per_batch``
+labeled ones (7:1 in the paper); an epoch is counted on the pseudo-labeled set when there is one.
+SGD with momentum and a poly schedule over the run's steps, as in the original.
+
+Determinism and resumption: every sample's position in the run and its augmentation are a pure
+function of (seed, step), independent of DataLoader workers, so a run restarted from a periodic
+checkpoint replays exactly what the uninterrupted run would have done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from dmt.atomic import torch_save
+from dmt.errors import DMTError
+from dmt.inference import autocast
+from dmt.losses import VARIANTS, dynamic_loss
+
+log = logging.getLogger(__name__)
+
+RUNTIME_FIELDS = {"checkpoint_every", "log_every", "num_workers"}
+
+
+@dataclass
+class TrainSpec:
+    epochs: int
+    lr: float
+    batch_size: int
+    crop_size: tuple[int, int]
+    seed: int
+    pseudo_per_batch: int = 0
+    optimizer: str = "sgd"
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    poly_power: float = 0.9
+    head_lr_mult: float = 1.0
+    gamma1: float = 0.0
+    gamma2: float = 0.0
+    loss_variant: str = "dmt"
+    scale_range: tuple[float, float] = (0.5, 1.5)
+    checkpoint_every: int = 200
+    log_every: int = 10
+    num_workers: int = 0
+    amp: bool = True
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.crop_size = tuple(self.crop_size)
+        self.scale_range = tuple(self.scale_range)
+        if self.optimizer not in ("sgd", "adam"):
+            raise ValueError(f"optimizer must be 'sgd' or 'adam', got {self.optimizer!r}")
+        if self.loss_variant not in VARIANTS:
+            raise ValueError(f"loss_variant must be one of {VARIANTS}, got {self.loss_variant!r}")
+        if not 0 <= self.pseudo_per_batch < self.batch_size:
+            raise ValueError(f"pseudo_per_batch {self.pseudo_per_batch} must leave at least one "
+                             f"labeled sample in a batch of {self.batch_size}")
+        if self.epochs < 1 or self.lr <= 0:
+            raise ValueError("epochs must be >= 1 and lr > 0")
+
+    def fingerprint(self, *parts: str) -> str:
+        """What the result depends on; runtime-only fields may change across a resume."""
+        fields = {k: v for k, v in asdict(self).items() if k not in RUNTIME_FIELDS}
+        blob = json.dumps([fields, *parts], sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class SampleStream:
+    """An endless stream of (index, augmentation seed) over a data set of ``n`` samples.
+
+    Position p lies in epoch p // n, whose order is a permutation seeded by (seed, epoch); the
+    augmentation seed of position p depends only on (seed, p). Batches are consecutive slices.
+    """
+
+    def __init__(self, n: int, batch: int, seed: int):
+        if n < 1:
+            raise DMTError("cannot train on an empty set of images")
+        self.n, self.batch, self.seed = n, batch, seed
+        self._epoch, self._perm = -1, None
+
+    def _order(self, epoch: int) -> np.ndarray:
+        if epoch != self._epoch:
+            self._epoch, self._perm = epoch, np.random.default_rng([self.seed, epoch]).permutation(self.n)
+        return self._perm
+
+    def batch_at(self, step: int) -> list[tuple[int, int]]:
+        out = []
+        for p in range(step * self.batch, (step + 1) * self.batch):
+            index = int(self._order(p // self.n)[p % self.n])
+            out.append((index, int(np.random.default_rng([self.seed, p, 7]).integers(2**62))))
+        return out
+
+
+class _StepSampler:
+    def __init__(self, stream: SampleStream, start: int, stop: int):
+        self.stream, self.start, self.stop = stream, start, stop
+
+    def __iter__(self):
+        return (self.stream.batch_at(s) for s in range(self.start, self.stop))
+
+    def __len__(self):
+        return self.stop - self.start
+
+
+class _Seeded(Dataset):
+    """Applies the sample's own seed around its augmentation, in whatever worker it lands."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, key):
+        index, seed = key
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return self.dataset[index]
+
+
+def _collate(samples: list[dict]) -> dict:
+    plain = lambda t: t.as_subclass(torch.Tensor)  # noqa: E731 - drop tv_tensor wrappers
+    return {
+        "image": torch.stack([plain(s["image"]) for s in samples]),
+        "target": torch.stack([plain(s["target"]).long() for s in samples]),
+        "conf": torch.stack([plain(s["conf"]).float() for s in samples]),
+        "is_pseudo": torch.tensor([bool(s["is_pseudo"]) for s in samples]),
+    }
+
+
+def _loader(dataset, stream: SampleStream, start: int, stop: int, spec: TrainSpec, device) -> DataLoader:
+    return DataLoader(_Seeded(dataset), batch_sampler=_StepSampler(stream, start, stop),
+                      collate_fn=_collate, num_workers=spec.num_workers,
+                      pin_memory=device.type == "cuda", persistent_workers=False)
+
+
+def _param_groups(model: torch.nn.Module, spec: TrainSpec) -> list[dict]:
+    """Backbone and head as two groups; the original gives both the same lr (head_lr_mult 1)."""
+    head = list(model.head_parameters()) if hasattr(model, "head_parameters") else []
+    head_ids = {id(p) for p in head}
+    backbone = [p for p in model.parameters() if id(p) not in head_ids]
+    groups = [{"params": backbone, "lr_mult": 1.0}]
+    if head:
+        groups.append({"params": head, "lr_mult": spec.head_lr_mult})
+    return groups
+
+
+def _optimizer(model, spec: TrainSpec) -> torch.optim.Optimizer:
+    groups = _param_groups(model, spec)
+    if spec.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=spec.lr, momentum=spec.momentum, weight_decay=spec.weight_decay)
+    return torch.optim.Adam(groups, lr=spec.lr, weight_decay=spec.weight_decay)
+
+
+def poly_lr(base_lr: float, step: int, total: int, power: float) -> float:
+    return base_lr * (1 - step / total) ** power
+
+
+def train(model: torch.nn.Module, spec: TrainSpec, labeled, out_path, *, pseudo=None,
+          checkpoint_path=None, fingerprint_parts: tuple[str, ...] = (), device=None,
+          tb_dir=None, on_epoch_end=None, meta: dict | None = None) -> dict:
+    """Train ``model`` in place and save it to ``out_path`` (atomically); return a summary.
+
+    ``labeled`` and ``pseudo`` are data sets of augmented samples (dicts with image, target,
+    conf, is_pseudo). ``checkpoint_path`` enables periodic checkpoints and resumption; a
+    checkpoint made under another spec or other inputs (``fingerprint_parts``) is ignored.
+    ``on_epoch_end(epoch) -> dict`` may return scalars (e.g. val mIoU) to log. ``meta`` (model
+    name, classes, ...) is stored with the weights so that later stages can rebuild the model.
+    """
+    device = device or torch.device("cpu")
+    model.to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    n_pseudo = spec.pseudo_per_batch if pseudo is not None else 0
+    n_labeled = spec.batch_size - n_pseudo
+    if pseudo is not None and n_pseudo == 0:
+        raise ValueError("a pseudo-labeled set was given but pseudo_per_batch is 0")
+    # Epoch length is counted on the pseudo-labeled loader when there is one (the original).
+    epoch_base = len(pseudo) if pseudo is not None else len(labeled)
+    steps_per_epoch = max(1, math.ceil(epoch_base / (n_pseudo or n_labeled)))
+    total = spec.epochs * steps_per_epoch
+
+    optimizer = _optimizer(model, spec)
+    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and spec.amp
+                                  and not torch.cuda.is_bf16_supported())
+    fingerprint = spec.fingerprint(*fingerprint_parts)
+    start, history = 0, []
+    checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
+    if checkpoint_path and checkpoint_path.exists():
+        try:
+            ckpt = torch.load(checkpoint_path, map_location=device, weights_only=False)
+        except Exception as e:  # a torn file from a kill is impossible (atomic), but be safe
+            log.warning("ignoring unreadable checkpoint %s (%s)", checkpoint_path, e)
+            ckpt = None
+        if ckpt and ckpt.get("fingerprint") == fingerprint:
+            model.load_state_dict(ckpt["model"])
+            optimizer.load_state_dict(ckpt["optimizer"])
+            scaler.load_state_dict(ckpt["scaler"])
+            start, history = ckpt["step"], ckpt["history"]
+            log.info("resuming from %s at step %d of %d", checkpoint_path, start, total)
+        elif ckpt:
+            log.warning("checkpoint %s belongs to another configuration; starting over", checkpoint_path)
+
+    tb = None
+    if tb_dir is not None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        tb = SummaryWriter(str(tb_dir), purge_step=start)
+
+    lab_stream = SampleStream(len(labeled), n_labeled, spec.seed)
+    lab_iter = iter(_loader(labeled, lab_stream, start, total, spec, device))
+    pse_iter = None
+    if pseudo is not None:
+        pse_stream = SampleStream(len(pseudo), n_pseudo, spec.seed + 1)
+        pse_iter = iter(_loader(pseudo, pse_stream, start, total, spec, device))
+
+    def save_checkpoint(step: int) -> None:
+        if checkpoint_path:
+            torch_save({"fingerprint": fingerprint, "model": model.state_dict(),
+                        "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
+                        "step": step, "history": history}, checkpoint_path)
+
+    model.train()
+    running = {"loss": 0.0, "weight": 0.0, "disagree": 0.0, "n": 0}
+    t0 = time.time()
+    bar = tqdm(range(start, total), desc="train", unit="step", initial=start, total=total, mininterval=5)
+    for step in bar:
+        lr = poly_lr(spec.lr, step, total, spec.poly_power)
+        for group in optimizer.param_groups:
+            group["lr"] = lr * group["lr_mult"]
+        batch = next(lab_iter)
+        if pse_iter is not None:
+            other = next(pse_iter)
+            batch = {k: torch.cat([batch[k], other[k]]) for k in batch}
+        images = batch["image"].to(device, non_blocking=True)
+        if device.type == "cuda":
+            images = images.contiguous(memory_format=torch.channels_last)
+        with autocast(device, spec.amp):
+            logits = model(images)
+        out = dynamic_loss(logits, batch["target"].to(device), batch["conf"].to(device),
+                           batch["is_pseudo"].to(device), spec.gamma1, spec.gamma2, spec.loss_variant)
+        if not torch.isfinite(out.loss):
+            raise DMTError(f"loss became {out.loss.item()} at step {step} (lr {lr:.3g}); "
+                           f"last good checkpoint: {checkpoint_path if checkpoint_path else 'none'}")
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(out.loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+
+        running["loss"] += out.loss.item()
+        running["weight"] += out.mean_weight
+        running["disagree"] += out.disagreement
+        running["n"] += 1
+        done = step + 1
+        if done % spec.log_every == 0 or done == total:
+            n = running["n"]
+            scalars = {"loss": running["loss"] / n, "lr": lr}
+            if pse_iter is not None:
+                scalars["mean_dynamic_weight"] = running["weight"] / n
+                scalars["disagreement_rate"] = running["disagree"] / n
+            if tb:
+                for k, v in scalars.items():
+                    tb.add_scalar(f"train/{k}", v, done)
+            bar.set_postfix(loss=f"{scalars['loss']:.4f}")
+            running = {"loss": 0.0, "weight": 0.0, "disagree": 0.0, "n": 0}
+        if done % steps_per_epoch == 0 and on_epoch_end is not None:
+            epoch = done // steps_per_epoch
+            scalars = on_epoch_end(epoch) or {}
+            model.train()
+            history.append({"epoch": epoch, "step": done, **scalars})
+            if tb:
+                for k, v in scalars.items():
+                    tb.add_scalar(f"val/{k}", v, done)
+            log.info("epoch %d/%d: %s", epoch, spec.epochs, scalars)
+        if done % spec.checkpoint_every == 0 and done < total:
+            save_checkpoint(done)
+    if tb:
+        tb.close()
+
+    summary = {"steps": total, "steps_per_epoch": steps_per_epoch, "labeled_per_batch": n_labeled,
+               "pseudo_per_batch": n_pseudo, "seconds": time.time() - t0, "resumed_at": start,
+               "history": history}
+    torch_save({"model": model.state_dict(), "meta": meta or {}, "spec": asdict(spec),
+                "summary": summary}, out_path)
+    if checkpoint_path and checkpoint_path.exists():
+        checkpoint_path.unlink()
+    return summary

@@ -1,0 +1,104 @@
+"""The training loop: mixed batches, poly lr, exact resumption from a periodic checkpoint."""
+
+import pytest
+import torch
+from torchvision import tv_tensors
+
+from dmt.errors import DMTError
+from dmt.models import build_model
+from dmt.train import SampleStream, TrainSpec, poly_lr, train
+
+
+class Toy(torch.utils.data.Dataset):
+    """16x16 images whose left half is class 1; augmentation noise drawn from torch's RNG, so a
+    resumed run only matches if every sample gets the same random numbers as before."""
+
+    def __init__(self, n, pseudo=False, fail_at=None):
+        self.n, self.pseudo, self.fail_at, self.calls = n, pseudo, fail_at, 0
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        self.calls += 1
+        if self.fail_at is not None and self.calls == self.fail_at:
+            raise KeyboardInterrupt("killed")
+        image = torch.full((3, 16, 16), 40.0 * (i % 5))
+        image[:, :, :8] += 100
+        image += torch.rand(3, 16, 16) * 30
+        target = torch.zeros(16, 16, dtype=torch.int64)
+        target[:, :8] = 1
+        return {"image": tv_tensors.Image(image.to(torch.uint8)), "target": tv_tensors.Mask(target),
+                "conf": tv_tensors.Mask(torch.full((16, 16), 0.9)), "is_pseudo": self.pseudo}
+
+
+def _spec(**kw):
+    base = dict(epochs=2, lr=0.01, batch_size=4, crop_size=(16, 16), seed=3, checkpoint_every=2,
+                log_every=1)
+    base.update(kw)
+    return TrainSpec(**base)
+
+
+def test_sample_stream_is_a_pure_function_of_seed_and_step():
+    s = SampleStream(5, 3, seed=1)
+    first = [s.batch_at(k) for k in range(4)]
+    again = SampleStream(5, 3, seed=1)
+    assert [again.batch_at(k) for k in (3, 0, 2, 1)] == [first[3], first[0], first[2], first[1]]
+    # Each epoch of 5 positions visits every index once.
+    flat = [i for b in first for i, _ in b]
+    assert sorted(flat[:5]) == [0, 1, 2, 3, 4] and sorted(flat[5:10]) == [0, 1, 2, 3, 4]
+
+
+def test_poly_schedule():
+    assert poly_lr(0.1, 0, 100, 0.9) == 0.1
+    assert poly_lr(0.1, 50, 100, 0.9) == pytest.approx(0.1 * 0.5 ** 0.9)
+
+
+def test_mixed_batches_count_epochs_on_the_pseudo_set(tmp_path):
+    model = build_model("small_deeplab", 2, seed=0)
+    summary = train(model, _spec(pseudo_per_batch=3), Toy(2), tmp_path / "m.pt",
+                    pseudo=Toy(9, pseudo=True), meta={"model": "small_deeplab", "num_classes": 2})
+    assert summary["steps_per_epoch"] == 3 and summary["steps"] == 6  # ceil(9 / 3) * 2 epochs
+    assert summary["labeled_per_batch"] == 1 and summary["pseudo_per_batch"] == 3
+    saved = torch.load(tmp_path / "m.pt", weights_only=False)
+    assert saved["meta"]["num_classes"] == 2
+
+
+def test_killed_run_resumes_to_the_same_weights(tmp_path):
+    ref_model = build_model("small_deeplab", 2, seed=0)
+    train(ref_model, _spec(), Toy(10), tmp_path / "ref.pt", checkpoint_path=tmp_path / "ref.ckpt")
+
+    model = build_model("small_deeplab", 2, seed=0)
+    out, ckpt = tmp_path / "m.pt", tmp_path / "m.ckpt"
+    with pytest.raises(KeyboardInterrupt):
+        # 4 samples a step: the 19th sample is drawn in step 5, after the checkpoint of step 4.
+        train(model, _spec(), Toy(10, fail_at=19), out, checkpoint_path=ckpt)
+    assert not out.exists() and ckpt.exists()
+    assert torch.load(ckpt, weights_only=False)["step"] == 4
+
+    model = build_model("small_deeplab", 2, seed=0)
+    summary = train(model, _spec(), Toy(10), out, checkpoint_path=ckpt)
+    assert summary["resumed_at"] == 4 and not ckpt.exists()
+    ref = torch.load(tmp_path / "ref.pt", weights_only=False)["model"]
+    got = torch.load(out, weights_only=False)["model"]
+    for k in ref:
+        torch.testing.assert_close(got[k], ref[k], rtol=0, atol=0)
+
+
+def test_checkpoint_of_another_configuration_is_not_resumed(tmp_path):
+    ckpt = tmp_path / "m.ckpt"
+    with pytest.raises(KeyboardInterrupt):
+        train(build_model("small_deeplab", 2, 0), _spec(), Toy(10, fail_at=19), tmp_path / "m.pt",
+              checkpoint_path=ckpt)
+    summary = train(build_model("small_deeplab", 2, 0), _spec(lr=0.02), Toy(10), tmp_path / "m.pt",
+                    checkpoint_path=ckpt)
+    assert summary["resumed_at"] == 0
+
+
+def test_nan_loss_is_a_clear_error(tmp_path):
+    model = build_model("small_deeplab", 2, seed=0)
+    with torch.no_grad():
+        model.aspp[0].bias.fill_(float("nan"))
+    with pytest.raises(DMTError, match="loss became nan at step 0"):
+        train(model, _spec(), Toy(4), tmp_path / "m.pt")
+    assert not (tmp_path / "m.pt").exists()
