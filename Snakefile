@@ -1,0 +1,7 @@
+# dmt-pipeline: Dynamic Mutual Training as a cached DAG (paper Algorithm 2). See README.md.
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/splits.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/pseudo.smk"
+include: "workflow/rules/evaluate.smk"

@@ -1,0 +1,40 @@
+rule split:
+    input:
+        data=lambda w: data_root(w.exp),
+    output:
+        labeled=split_file("{exp}", "labeled"),
+        unlabeled=split_file("{exp}", "unlabeled"),
+        valtiny=split_file("{exp}", "valtiny"),
+    params:
+        labeled=lambda w: E(w)["labeled"],
+        seed=lambda w: E(w)["split_seed"],
+        valtiny=lambda w: E(w)["valtiny"],
+    log:
+        "logs/{exp}/split.log",
+    benchmark:
+        "logs/{exp}/benchmarks/split.tsv"
+    conda:
+        CONDA_ENV
+    shell:
+        "{DMT} split --data {input.data} --labeled {params.labeled} --valtiny {params.valtiny} "
+        "--seed {params.seed} --out-dir $(dirname {output.labeled}) > {log} 2>&1"
+
+
+rule dms:
+    input:
+        labeled=split_file("{exp}", "labeled"),
+    output:
+        a="results/{exp}/dms/A.txt",
+        b="results/{exp}/dms/B.txt",
+    params:
+        alpha=lambda w: E(w)["dms_alpha"],
+        seed=lambda w: E(w)["split_seed"],
+    log:
+        "logs/{exp}/dms.log",
+    benchmark:
+        "logs/{exp}/benchmarks/dms.tsv"
+    conda:
+        CONDA_ENV
+    shell:
+        "{DMT} dms --labeled {input.labeled} --alpha {params.alpha} --seed {params.seed} "
+        "--out-a {output.a} --out-b {output.b} > {log} 2>&1"

@@ -1,0 +1,70 @@
+rule baseline:
+    input:
+        data=lambda w: data_root(w.exp),
+        labeled=labeled_for,
+        valtiny=split_file("{exp}", "valtiny"),
+    output:
+        model="results/{exp}/iter0/{m}/model.pt",
+    params:
+        spec=baseline_spec,
+        version=DMT_VERSION,
+        dataset=lambda w: E(w)["dataset"],
+        runtime=lambda w, threads: runtime_flags(w, threads),
+        workers=lambda w: E(w)["num_workers"],
+        ckpt=lambda w: E(w)["checkpoint_every"],
+        eval_every=lambda w: E(w)["eval_every"],
+    threads: lambda w: EXPERIMENTS[w.exp]["threads"]
+    resources:
+        mem_mb=res("train", "mem_mb"),
+        runtime=res("train", "runtime"),
+        gpu=res("train", "gpu"),
+    log:
+        "logs/{exp}/iter0/{m}/train.log",
+    benchmark:
+        "logs/{exp}/benchmarks/iter0_{m}_train.tsv"
+    conda:
+        CONDA_ENV
+    shell:
+        "{DMT} train --dataset {params.dataset} --data {input.data} --spec {params.spec:q} "
+        "--labeled {input.labeled} --valtiny {input.valtiny} {params.runtime} "
+        "--num-workers {params.workers} --checkpoint-every {params.ckpt} --eval-every {params.eval_every} "
+        "--tensorboard results/{wildcards.exp}/tensorboard/iter0_{wildcards.m} "
+        "--out {output.model} > {log} 2>&1"
+
+
+rule finetune:
+    input:
+        data=lambda w: data_root(w.exp),
+        init=lambda w: f"results/{w.exp}/iter{int(w.i) - 1}/{w.m}/model.pt",
+        pseudo=lambda w: f"results/{w.exp}/iter{w.i}/pseudo_{other(w.m)}.h5",
+        labeled=split_file("{exp}", "labeled"),
+        unlabeled=split_file("{exp}", "unlabeled"),
+        valtiny=split_file("{exp}", "valtiny"),
+    output:
+        model="results/{exp}/iter{i}/{m}/model.pt",
+    params:
+        spec=finetune_spec,
+        version=DMT_VERSION,
+        dataset=lambda w: E(w)["dataset"],
+        runtime=lambda w, threads: runtime_flags(w, threads),
+        workers=lambda w: E(w)["num_workers"],
+        ckpt=lambda w: E(w)["checkpoint_every"],
+        eval_every=lambda w: E(w)["eval_every"],
+    threads: lambda w: EXPERIMENTS[w.exp]["threads"]
+    resources:
+        mem_mb=res("train", "mem_mb"),
+        runtime=res("train", "runtime"),
+        gpu=res("train", "gpu"),
+    log:
+        "logs/{exp}/iter{i}/{m}/train.log",
+    benchmark:
+        "logs/{exp}/benchmarks/iter{i}_{m}_train.tsv"
+    conda:
+        CONDA_ENV
+    shell:
+        "{DMT} train --dataset {params.dataset} --data {input.data} --spec {params.spec:q} "
+        "--labeled {input.labeled} --pseudo {input.pseudo} --unlabeled {input.unlabeled} "
+        "--init-from {input.init} --valtiny {input.valtiny} {params.runtime} "
+        "--num-workers {params.workers} --checkpoint-every {params.ckpt} --eval-every {params.eval_every} "
+        "--tensorboard results/{wildcards.exp}/tensorboard/iter{wildcards.i}_{wildcards.m} "
+        "--out {output.model} > {log} 2>&1"
