@@ -80,9 +80,10 @@ def evaluate_segmentation(model, dataset, device, batch_size: int = 8, pad_to=(0
     from dmt.inference import predict
 
     cm = ConfusionMatrix(dataset.num_classes)
-    for _, label, _, target in predict(model, dataset, device, batch_size, pad_to, amp=amp,
-                                       desc="evaluate" if progress else None):
-        cm.update(target, label)
+    for batch in predict(model, dataset, device, batch_size, pad_to, amp=amp,
+                         desc="evaluate" if progress else None):
+        for _, label, target in batch.labels():
+            cm.update(target, label)
     return cm.summary(class_names)
 
 

@@ -4,7 +4,7 @@ pseudo-labelling share.
 Images are zero-padded (bottom/right) to at least the training input size, as the model saw
 zero-padded crops in training, and the prediction is cropped back to the original size.
 Per pixel we keep only argmax and max-probability, computed on the device, so that a uint8 label
-and a float16 confidence are all that crosses to the host.
+and a float16 confidence are all that crosses to the host; evaluation needs only the argmax.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 from typing import Iterator, Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
@@ -57,10 +56,37 @@ class PadCollate:
         }
 
 
+class PredictedBatch:
+    """One batch's logits, still on the device, with what is needed to crop them back."""
+
+    def __init__(self, ids, sizes, logits, targets):
+        self.ids, self.sizes, self.logits, self.targets = ids, sizes, logits, targets
+
+    def _crops(self, *arrays):
+        for k, (h, w) in enumerate(self.sizes):
+            yield (self.ids[k], *(a[k, :h, :w] if a is not None else None for a in arrays),
+                   self.targets[k, :h, :w])
+
+    def labels(self):
+        """``(id, label uint8, target uint8)`` per image: argmax only, no softmax needed."""
+        label = self.logits.argmax(dim=1).to(torch.uint8).cpu().numpy()
+        return self._crops(label)
+
+    def labels_and_confidences(self):
+        """``(id, label uint8, confidence float16, target uint8)`` per image.
+
+        max softmax = exp(max logit - logsumexp): two reductions, no probability tensor.
+        """
+        logits = self.logits.float()
+        top, label = logits.max(dim=1)
+        conf = torch.exp(top - torch.logsumexp(logits, dim=1))
+        return self._crops(label.to(torch.uint8).cpu().numpy(), conf.to(torch.float16).cpu().numpy())
+
+
 def predict(model: torch.nn.Module, dataset, device: torch.device, batch_size: int = 8,
             pad_to: Sequence[int] = (0, 0), num_workers: int = 0, amp: bool = True,
-            desc: str | None = "predict") -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
-    """Yield ``(id, label uint8 [H, W], confidence float16 [H, W], target uint8 [H, W])`` per image."""
+            desc: str | None = "predict") -> Iterator[PredictedBatch]:
+    """Run ``model`` over ``dataset`` once; yield each batch's logits (not yet synchronised)."""
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
                         collate_fn=PadCollate(pad_to), pin_memory=device.type == "cuda")
     model.eval().to(device)
@@ -69,9 +95,5 @@ def predict(model: torch.nn.Module, dataset, device: torch.device, batch_size: i
             images = batch["image"].to(device, non_blocking=True)
             with autocast(device, amp):
                 logits = model(images)
-            conf, label = logits.float().softmax(dim=1).max(dim=1)
-            label = label.to(torch.uint8).cpu().numpy()
-            conf = conf.to(torch.float16).cpu().numpy()
-            target = batch["target"].to(torch.uint8).numpy()
-            for k, (h, w) in enumerate(batch["size"]):
-                yield batch["id"][k], label[k, :h, :w], conf[k, :h, :w], target[k, :h, :w]
+            yield PredictedBatch(batch["id"], batch["size"], logits,
+                                 batch["target"].to(torch.uint8).numpy())

@@ -28,7 +28,9 @@ from dmt.atomic import atomic_path
 from dmt.errors import DMTError
 
 FORMAT = "dmt-pseudo-labels/1"
-_F16_CODES = 1 << 16
+# Confidences are probabilities: float16 values in [0, 1] are exactly the bit patterns 0..0x3C00.
+_F16_ONE = 0x3C00
+_F16_CODES = _F16_ONE + 1
 
 
 def _top_count(alpha: float, n: int) -> int:
@@ -84,7 +86,8 @@ class ConfidenceHistogram:
     """Per-class counts of float16 confidence codes: exact thresholds without keeping the pixels.
 
     Non-negative float16 values order like their uint16 bit patterns, so a descending walk over
-    the codes is a descending walk over the confidences.
+    the codes is a descending walk over the confidences. Only [0, 1] is representable: NaN, inf,
+    negative or > 1 confidences are rejected.
     """
 
     def __init__(self, num_classes: int):
@@ -96,6 +99,8 @@ class ConfidenceHistogram:
             raise TypeError("ConfidenceHistogram takes float16 confidences")
         labels = labels.ravel().astype(np.int64)
         codes = conf.ravel().view(np.uint16).astype(np.int64)
+        if codes.size and codes.max() > _F16_ONE:
+            raise ValueError("confidences must be finite probabilities in [0, 1]")
         valid = labels < self.num_classes
         flat = labels[valid] * _F16_CODES + codes[valid]
         self.counts += np.bincount(flat, minlength=self.num_classes * _F16_CODES).reshape(
@@ -118,10 +123,9 @@ class ConfidenceHistogram:
 
     def kept_counts(self, tau: np.ndarray) -> np.ndarray:
         values = np.arange(_F16_CODES, dtype=np.uint16).view(np.float16).astype(np.float64)
-        finite = np.isfinite(values) & (values >= 0)
         kept = np.empty(self.num_classes, dtype=np.int64)
         for c in range(self.num_classes):
-            kept[c] = self.counts[c, finite & (values >= tau[c])].sum()
+            kept[c] = self.counts[c, values >= tau[c]].sum()
         return kept
 
 
@@ -153,7 +157,7 @@ class PseudoLabelWriter:
         # LIFO: the HDF5 file is closed before the temp file is renamed (or removed on error).
         self._stack = contextlib.ExitStack()
         tmp = self._stack.enter_context(atomic_path(self.path, suffix=".h5"))
-        self._file = self._stack.enter_context(h5py.File(tmp, "w"))
+        self._file = self._stack.enter_context(h5py.File(tmp, "w", libver="latest"))
         self._labels = self._file.create_group("labels")
         self._conf = self._file.create_group("conf")
         return self
@@ -167,13 +171,15 @@ class PseudoLabelWriter:
         conf = np.ascontiguousarray(conf, dtype=np.float16)
         if labels.shape != conf.shape or labels.ndim != 2:
             raise ValueError(f"{image_id}: labels {labels.shape} and conf {conf.shape} must be one [H, W]")
-        if not np.isfinite(conf).all():
-            raise DMTError(f"{image_id}: the teacher produced non-finite confidences (NaN/inf weights?)")
+        try:
+            self.histogram.update(labels, conf)
+        except ValueError:
+            raise DMTError(f"{image_id}: the teacher produced non-finite or out-of-range "
+                           f"confidences (NaN weights?)") from None
         # One chunk per image: a read touches exactly the image asked for.
         kw = dict(chunks=labels.shape, compression=self.compression)
         self._labels.create_dataset(image_id, data=labels, **kw)
         self._conf.create_dataset(image_id, data=conf, **kw)
-        self.histogram.update(labels, conf)
         if target is not None:
             hit = labels == target
             self.correct.update(labels[hit], conf[hit])
@@ -292,16 +298,31 @@ def generate(model, dataset, path, num_classes: int, alpha: float, teacher_diges
              batch_size: int = 8, pad_to=(0, 0), num_workers: int = 0, amp: bool = True) -> dict:
     """Label ``dataset`` with ``model`` in one forward pass and write the set to ``path``.
 
+    The host side (confidences, histogram, compression, writes) of batch k runs in a writer
+    thread while the model computes batch k + 1: torch releases the GIL, so on a GPU, or with a
+    spare core, the HDF5 file costs little beyond the forward pass itself.
     Returns the summary also stored as attributes: tau, counts, and where the data set has
     ground truth, the accuracy of the kept pseudo labels (diagnostics, never used in training).
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from dmt.inference import predict
 
-    with PseudoLabelWriter(path, dataset.ids, num_classes, alpha, teacher_digest) as writer:
-        for image_id, labels, conf, target in predict(model, dataset, device, batch_size, pad_to,
-                                                      num_workers, amp, desc="pseudo-label"):
+    def write(writer: PseudoLabelWriter, batch) -> None:
+        for image_id, labels, conf, target in batch.labels_and_confidences():
             has_truth = bool((target != IGNORE_INDEX).any())
             writer.add(image_id, labels, conf, target if has_truth else None)
+
+    with PseudoLabelWriter(path, dataset.ids, num_classes, alpha, teacher_digest) as writer, \
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="pseudo-writer") as pool:
+        pending = None
+        for batch in predict(model, dataset, device, batch_size, pad_to, num_workers, amp,
+                             desc="pseudo-label"):
+            if pending is not None:
+                pending.result()  # at most one batch in flight; re-raises writer errors here
+            pending = pool.submit(write, writer, batch)
+        if pending is not None:
+            pending.result()
     return summarize(PseudoLabelStore(path))
 
 

@@ -152,3 +152,59 @@ def test_non_finite_teacher_output_is_rejected(tmp_path):
         with PseudoLabelWriter(tmp_path / "p.h5", ["a"], 2, 0.5, "d") as w:
             w.add("a", labels, conf)
     assert not (tmp_path / "p.h5").exists()
+
+
+class _Images:
+    """Three images of different sizes, with ground truth for the accuracy diagnostic."""
+
+    def __init__(self):
+        import torch
+        from torchvision import tv_tensors
+
+        g = torch.Generator().manual_seed(0)
+        self.ids = ["a", "b", "c"]
+        self.items = []
+        for image_id, (h, w) in zip(self.ids, [(20, 24), (17, 30), (24, 16)]):
+            image = torch.randint(0, 256, (3, h, w), dtype=torch.uint8, generator=g)
+            target = torch.randint(0, 3, (h, w), generator=g)
+            self.items.append({"image": tv_tensors.Image(image), "target": tv_tensors.Mask(target),
+                               "id": image_id})
+
+    def __len__(self):
+        return 3
+
+    def __getitem__(self, i):
+        return self.items[i]
+
+
+def test_generate_one_pass_matches_the_model_and_exact_thresholds(tmp_path):
+    import torch
+
+    from dmt.models import build_model
+    from dmt.pseudo import generate
+
+    model = build_model("small_deeplab", 3, seed=0).eval()
+    data = _Images()
+    summary = generate(model, data, tmp_path / "p.h5", 3, 0.5, "sha256:t", torch.device("cpu"),
+                       batch_size=2, pad_to=(24, 24))
+    store = PseudoLabelStore(tmp_path / "p.h5", expected_ids=data.ids)
+    all_labels, all_conf = [], []
+    for item in data.items:
+        h, w = item["image"].shape[-2:]
+        padded = torch.zeros(1, 3, 24, 30 if item["id"] != "c" else 24, dtype=torch.uint8)
+        padded[0, :, :h, :w] = item["image"]
+        with torch.no_grad():
+            probs = model(padded).softmax(1)[0, :, :h, :w]
+        labels, conf = store.raw(item["id"])
+        assert labels.shape == (h, w)
+        agree = labels == probs.argmax(0).numpy()
+        assert agree.mean() > 0.999  # ties in float rounding aside
+        np.testing.assert_allclose(conf.astype(np.float32), probs.max(0).values.numpy(), atol=1e-3)
+        all_labels.append(labels.ravel())
+        all_conf.append(conf.ravel())
+    labels, conf = np.concatenate(all_labels), np.concatenate(all_conf)
+    np.testing.assert_array_equal(store.tau, class_thresholds(labels, conf, 0.5, 3))
+    kept = apply_thresholds(labels, conf, store.tau)
+    truth = np.concatenate([i["target"].numpy().ravel() for i in data.items])
+    assert summary["kept_accuracy"] == pytest.approx((kept == truth).sum() / (kept != 255).sum())
+    assert summary["kept_fraction"] == pytest.approx((kept != 255).mean())
