@@ -191,8 +191,11 @@ def cmd_evaluate(args) -> None:
     model, _ = _load_model(args.model, device)
     names = dataset_info(args.dataset).class_names
     result = {"model": str(args.model), "model_digest": _file_digest(args.model)}
-    for split, path in (("val", args.val), ("valtiny", args.valtiny)):
-        result[split] = evaluate_segmentation(model, _dataset(args, _ids(path)), device,
+    from dmt.data.voc import read_split
+
+    val_ids = read_split(args.data, args.val_split)
+    for split, ids in (("val", val_ids), ("valtiny", _ids(args.valtiny))):
+        result[split] = evaluate_segmentation(model, _dataset(args, ids), device,
                                               args.batch_size, args.pad_to, class_names=names,
                                               amp=not args.no_amp)
         log.info("%s mIoU %.4f on %s", split, result[split]["miou"], args.model)
@@ -291,8 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     _runtime_args(p)
     _inference_args(p)
     p.add_argument("--model", required=True)
-    p.add_argument("--val", required=True)
-    p.add_argument("--valtiny", required=True)
+    p.add_argument("--val-split", default="val", help="ImageSets/Segmentation/<name>.txt of the data")
+    p.add_argument("--valtiny", required=True, help="id list for model selection")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_evaluate)
 

@@ -2,7 +2,6 @@ rule evaluate:
     input:
         data=lambda w: data_root(w.exp),
         model="results/{exp}/iter{n}/{m}/model.pt",
-        val=lambda w: data_root(w.exp) + "/ImageSets/Segmentation/val.txt",
         valtiny=split_file("{exp}", "valtiny"),
     output:
         metrics="results/{exp}/iter{n}/{m}/metrics.json",
@@ -26,14 +25,14 @@ rule evaluate:
         CONDA_ENV
     shell:
         "{DMT} evaluate --dataset {params.dataset} --data {input.data} --model {input.model} "
-        "--val {input.val} --valtiny {input.valtiny} {params.runtime} --batch-size {params.batch} "
+        "--val-split val --valtiny {input.valtiny} {params.runtime} --batch-size {params.batch} "
         "--pad-to {params.pad} --out {output.metrics} > {log} 2>&1"
 
 
 rule final:
     input:
         lambda w: expand("results/{exp}/iter{n}/{m}/metrics.json", exp=w.exp,
-                         n=range(iterations(w.exp) + 1), m="AB"),
+                         n=range(iterations(w.exp) + 1), m=["A", "B"]),
     output:
         "results/{exp}/final_miou.json",
     params:

@@ -1,0 +1,162 @@
+"""Readers of PASCAL VOC's on-disk layout, shared by real VOC and the embedded digits set.
+
+    root/JPEGImages/{id}.jpg
+    root/SegmentationClass/{id}.png          palette PNG: pixel values are class ids, 255 ignore
+    root/ImageSets/Segmentation/{split}.txt  one id per line
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torchvision import tv_tensors
+
+from dmt import IGNORE_INDEX
+from dmt.atomic import atomic_path
+from dmt.errors import DMTError
+
+LAYOUT = ("JPEGImages", "SegmentationClass", "ImageSets/Segmentation")
+
+
+def _voc_palette() -> list[int]:
+    palette = []
+    for index in range(256):
+        r = g = b = 0
+        c = index
+        for bit in range(8):
+            r |= ((c >> 0) & 1) << (7 - bit)
+            g |= ((c >> 1) & 1) << (7 - bit)
+            b |= ((c >> 2) & 1) << (7 - bit)
+            c >>= 3
+        palette += [r, g, b]
+    return palette
+
+
+VOC_PALETTE = _voc_palette()
+
+
+def check_root(root) -> Path:
+    root = Path(root)
+    if not root.is_dir():
+        raise DMTError(f"data folder {root} does not exist")
+    missing = [d for d in LAYOUT if not (root / d).is_dir()]
+    if missing:
+        raise DMTError(f"{root} is not in PASCAL VOC layout: missing {', '.join(m + '/' for m in missing)}")
+    return root
+
+
+def read_id_file(path) -> list[str]:
+    path = Path(path)
+    if not path.is_file():
+        raise DMTError(f"id list {path} does not exist")
+    ids = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    if len(set(ids)) != len(ids):
+        raise DMTError(f"id list {path} has duplicate ids")
+    return ids
+
+
+def read_split(root, split: str) -> list[str]:
+    return read_id_file(Path(root) / "ImageSets" / "Segmentation" / f"{split}.txt")
+
+
+def write_mask_png(path, mask: np.ndarray) -> None:
+    image = Image.fromarray(np.asarray(mask, dtype=np.uint8), mode="P")
+    image.putpalette(VOC_PALETTE)
+    with atomic_path(path) as tmp:
+        image.save(tmp, format="PNG")
+
+
+def read_image(path) -> np.ndarray:
+    """RGB uint8 [H, W, 3]; a truncated or corrupt file is an error, not a grey patch."""
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return np.array(image.convert("RGB"))  # writable: torch.from_numpy shares it
+    except FileNotFoundError:
+        raise DMTError(f"image {path} does not exist") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise DMTError(f"image {path} is corrupt or truncated ({e})") from None
+
+
+def read_mask(path, num_classes: int) -> np.ndarray:
+    """Class ids uint8 [H, W] from a palette PNG (its indices, not its colours), checked."""
+    try:
+        with Image.open(path) as image:
+            image.load()
+            if image.mode not in ("P", "L"):
+                raise DMTError(f"mask {path} is a {image.mode} image; expected palette or greyscale "
+                               f"class ids")
+            mask = np.asarray(image)
+    except FileNotFoundError:
+        raise DMTError(f"mask {path} does not exist") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise DMTError(f"mask {path} is corrupt or truncated ({e})") from None
+    bad = np.unique(mask[(mask >= num_classes) & (mask != IGNORE_INDEX)])
+    if bad.size:
+        raise DMTError(f"mask {path} has class ids {bad.tolist()[:10]}; expected 0-{num_classes - 1} "
+                       f"or {IGNORE_INDEX}")
+    return mask
+
+
+class SegmentationDataset(torch.utils.data.Dataset):
+    """Images (and masks, or pseudo labels) of ``ids`` under a VOC-layout ``root``.
+
+    Items are dicts: image (tv_tensors.Image uint8 [3, H, W]), target (tv_tensors.Mask int64:
+    ground truth, the pseudo label, or all 255), conf (tv_tensors.Mask float32: pseudo-label
+    confidence, ones for ground truth), is_pseudo, id, size (H, W) before any transform.
+    ``pseudo`` maps an id to (labels, confidence), e.g. a ``dmt.pseudo.PseudoLabelStore``.
+    """
+
+    def __init__(self, root, ids, num_classes: int, transform=None, with_masks: bool = True,
+                 pseudo=None):
+        self.root = check_root(root)
+        self.ids = list(ids)
+        self.num_classes = num_classes
+        self.transform = transform
+        self.with_masks = with_masks and pseudo is None
+        self.pseudo = pseudo
+        missing = [i for i in self.ids if not self._image_path(i).is_file()
+                   or (self.with_masks and not self._mask_path(i).is_file())]
+        if missing:
+            raise DMTError(f"{len(missing)} split ids are not in the data set at {self.root} "
+                           f"(no JPEGImages/ or SegmentationClass/ file), first: {missing[:5]}")
+
+    def _image_path(self, image_id: str) -> Path:
+        return self.root / "JPEGImages" / f"{image_id}.jpg"
+
+    def _mask_path(self, image_id: str) -> Path:
+        return self.root / "SegmentationClass" / f"{image_id}.png"
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index: int) -> dict:
+        image_id = self.ids[index]
+        image = read_image(self._image_path(image_id))
+        h, w = image.shape[:2]
+        if self.pseudo is not None:
+            labels, conf = self.pseudo[image_id]
+            target = torch.from_numpy(labels.astype(np.int64))
+            conf = torch.from_numpy(conf.astype(np.float32))
+        elif self.with_masks:
+            target = torch.from_numpy(read_mask(self._mask_path(image_id), self.num_classes).astype(np.int64))
+            conf = torch.ones(h, w)
+        else:
+            target = torch.full((h, w), IGNORE_INDEX, dtype=torch.int64)
+            conf = torch.zeros(h, w)
+        if target.shape != (h, w):
+            raise DMTError(f"{image_id}: label of size {tuple(target.shape)} for an image of {(h, w)}")
+        item = {
+            "image": tv_tensors.Image(torch.from_numpy(image).permute(2, 0, 1).contiguous()),
+            "target": tv_tensors.Mask(target),
+            "conf": tv_tensors.Mask(conf),
+            "is_pseudo": self.pseudo is not None,
+            "id": image_id,
+            "size": (h, w),
+        }
+        if self.transform is not None:
+            item = self.transform(item)
+        return item

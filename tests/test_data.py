@@ -1,0 +1,132 @@
+"""VOC-layout readers, joint transforms and the embedded digits set, on fixtures in real formats."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torchvision import tv_tensors
+
+from dmt.data.digits import MARKER, prepare_digits
+from dmt.data.transforms import train_transform
+from dmt.data.voc import SegmentationDataset, check_root, read_image, read_mask, read_split, write_mask_png
+from dmt.errors import DMTError
+
+
+def make_voc(root, ids, size=(30, 40), classes=(0, 1, 2)):
+    for sub in ("JPEGImages", "SegmentationClass", "ImageSets/Segmentation"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i in ids:
+        Image.fromarray(rng.integers(0, 255, (*size, 3), dtype=np.uint8)).save(root / "JPEGImages" / f"{i}.jpg")
+        write_mask_png(root / "SegmentationClass" / f"{i}.png", rng.choice(classes, size).astype(np.uint8))
+    (root / "ImageSets" / "Segmentation" / "train.txt").write_text("\n".join(ids) + "\n")
+    return root
+
+
+def test_palette_png_round_trip(tmp_path):
+    mask = np.array([[0, 1, 20], [255, 5, 0]], np.uint8)
+    write_mask_png(tmp_path / "m.png", mask)
+    with Image.open(tmp_path / "m.png") as im:
+        assert im.mode == "P"
+        assert im.getpalette()[3:6] == [128, 0, 0]  # VOC colour of class 1
+    np.testing.assert_array_equal(read_mask(tmp_path / "m.png", 21), mask)
+
+
+def test_mask_with_class_37_is_rejected_by_name(tmp_path):
+    write_mask_png(tmp_path / "bad.png", np.array([[0, 37]], np.uint8))
+    with pytest.raises(DMTError, match=r"bad.png has class ids \[37\]; expected 0-20 or 255"):
+        read_mask(tmp_path / "bad.png", 21)
+
+
+def test_truncated_jpeg_is_an_error(tmp_path):
+    path = tmp_path / "x.jpg"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(path)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(DMTError, match="x.jpg is corrupt or truncated"):
+        read_image(path)
+
+
+def test_check_root_names_what_is_missing(tmp_path):
+    (tmp_path / "JPEGImages").mkdir()
+    with pytest.raises(DMTError, match="missing SegmentationClass/, ImageSets/Segmentation/"):
+        check_root(tmp_path)
+    with pytest.raises(DMTError, match="does not exist"):
+        check_root(tmp_path / "nope")
+
+
+def test_dataset_rejects_split_ids_absent_from_the_data(tmp_path):
+    root = make_voc(tmp_path, ["a", "b"])
+    with pytest.raises(DMTError, match=r"1 split ids are not in the data set.*\['zz'\]"):
+        SegmentationDataset(root, ["a", "zz"], 3)
+
+
+def test_dataset_items_and_pseudo_labels(tmp_path):
+    root = make_voc(tmp_path, ["a"])
+    item = SegmentationDataset(root, read_split(root, "train"), 3)[0]
+    assert item["image"].shape == (3, 30, 40) and item["image"].dtype == torch.uint8
+    assert item["target"].dtype == torch.int64 and not item["is_pseudo"]
+
+    class Store:
+        def __getitem__(self, image_id):
+            return np.full((30, 40), 2, np.uint8), np.full((30, 40), 0.5, np.float16)
+
+    item = SegmentationDataset(root, ["a"], 3, pseudo=Store())[0]
+    assert item["is_pseudo"] and (item["target"] == 2).all() and (item["conf"] == 0.5).all()
+
+
+def test_train_transform_keeps_image_and_labels_aligned():
+    # Vertical stripes: pixel value 40 * (class + 1) encodes the class of its column.
+    image = torch.zeros(3, 40, 50, dtype=torch.uint8)
+    target = torch.zeros(40, 50, dtype=torch.int64)
+    for c in range(5):
+        image[:, :, 10 * c:10 * (c + 1)] = 40 * (c + 1)
+        target[:, 10 * c:10 * (c + 1)] = c
+    item = {"image": tv_tensors.Image(image), "target": tv_tensors.Mask(target),
+            "conf": tv_tensors.Mask(torch.ones(40, 50)), "is_pseudo": False, "id": "s"}
+    torch.manual_seed(0)
+    flips = 0
+    for _ in range(30):
+        out = train_transform((32, 32), (0.5, 1.5))(item)
+        img, tgt = out["image"][0].long(), out["target"]
+        assert img.shape == tgt.shape == out["conf"].shape == (32, 32)
+        keep = tgt != 255
+        # Away from stripe borders (resampling blends them), pixel and label must agree.
+        interior = keep & (img % 40 == 0)
+        assert interior.sum() > 0 and (img[interior] == 40 * (tgt[interior] + 1)).all()
+        flips += int(tgt[keep].reshape(-1)[0] > tgt[keep].reshape(-1)[-1])
+    assert 0 < flips < 30  # flipped sometimes, not always
+
+
+def test_crop_larger_than_the_image_pads_labels_with_255():
+    item = {"image": tv_tensors.Image(torch.full((3, 10, 10), 9, dtype=torch.uint8)),
+            "target": tv_tensors.Mask(torch.ones(10, 10, dtype=torch.int64)),
+            "conf": tv_tensors.Mask(torch.ones(10, 10))}
+    out = train_transform((32, 32), (1.0, 1.0))(item)
+    assert (out["target"] == 255).sum() == 32 * 32 - 100 and (out["target"] == 1).sum() == 100
+    assert (out["image"][:, out["target"] == 255] == 0).all()
+
+
+def test_digits_are_deterministic_disjoint_and_readable(tmp_path):
+    a = prepare_digits(tmp_path / "a", seed=3, n_train=12, n_val=6)
+    b = prepare_digits(tmp_path / "b", seed=3, n_train=12, n_val=6)
+    c = prepare_digits(tmp_path / "c", seed=4, n_train=12, n_val=6)
+    name = "JPEGImages/digits_train_00005.jpg"
+    assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert (tmp_path / "a" / name).read_bytes() != (tmp_path / "c" / name).read_bytes()
+    assert a == b
+    assert not set(a["source_digits"]["train"]) & set(a["source_digits"]["val"])
+    ids = read_split(tmp_path / "a", "val")
+    assert len(ids) == 6 and len(read_split(tmp_path / "a", "train")) == 12
+    data = SegmentationDataset(tmp_path / "a", ids, 11)
+    labels = set()
+    for k in range(len(data)):
+        labels |= set(data[k]["target"].unique().tolist())
+    assert 0 in labels and labels <= set(range(11)) and len(labels) > 2
+    # Same parameters again: kept; other parameters: a clear error.
+    assert prepare_digits(tmp_path / "a", seed=3, n_train=12, n_val=6) == a
+    with pytest.raises(DMTError, match="prepared with"):
+        prepare_digits(tmp_path / "a", seed=5, n_train=12, n_val=6)
+    assert json.loads((tmp_path / "a" / MARKER).read_text())["params"]["seed"] == 3
+    assert not list(tmp_path.glob(".*.tmp"))

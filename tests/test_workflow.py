@@ -1,0 +1,162 @@
+"""The real Snakemake DAG on a tiny digits configuration, in a temporary working directory."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
+
+TINY = {
+    "digits": {"seed": 0, "n_train": 60, "n_val": 20},
+    "experiments": {
+        "tiny": {
+            "dataset": "digits",
+            "labeled": "1/10",
+            "valtiny": 4,
+            "crop_size": [32, 32],
+            "checkpoint_every": 2,
+            "baseline": {"oracle_epochs": 1, "lr": 0.01, "batch_size": 4},
+            "dmt": {"alphas": [0.5, 1.0], "gamma1": 3, "gamma2": 3, "epochs": 1, "lr": 0.005,
+                    "batch_size": 4, "pseudo_per_batch": 3},
+            "inference_batch_size": 16,
+        }
+    },
+}
+
+
+def write_config(workdir: Path, config: dict) -> None:
+    base = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    base.update(copy.deepcopy(config))
+    (workdir / "config").mkdir(exist_ok=True)
+    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(base))
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([*SNAKEMAKE, "--directory", str(workdir), *args], capture_output=True,
+                          text=True, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def planned(workdir: Path, *args: str) -> dict[str, int]:
+    """Rule -> job count of a dry run (the 'Job stats' table)."""
+    out = snakemake(workdir, "-n", *args).stdout
+    counts = {}
+    for line in out.split("Job stats:")[-1].splitlines():
+        m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+        if m and m.group(1) != "total":
+            counts[m.group(1)] = int(m.group(2))
+    return counts
+
+
+@pytest.fixture(scope="module")
+def done(tmp_path_factory) -> Path:
+    workdir = tmp_path_factory.mktemp("wf")
+    write_config(workdir, TINY)
+    snakemake(workdir, "--cores", "2", "results/tiny/final_miou.json")
+    return workdir
+
+
+def test_all_artifacts_exist(done):
+    exp = done / "results" / "tiny"
+    for name in ("labeled", "unlabeled", "valtiny"):
+        assert (done / "resources" / "splits" / "tiny" / f"{name}.txt").stat().st_size > 0
+    for i in range(3):
+        for m in "AB":
+            assert (exp / f"iter{i}" / m / "model.pt").is_file()
+            metrics = json.loads((exp / f"iter{i}" / m / "metrics.json").read_text())
+            assert 0 <= metrics["val"]["miou"] <= 1
+            if i:
+                assert (exp / f"iter{i}" / f"pseudo_{m}.h5").is_file()
+    final = json.loads((exp / "final_miou.json").read_text())
+    assert final["selected"] in ("A2", "B2")
+    assert set(final) >= {"miou", "selected", "baseline_miou", "per_class_iou", "val_miou_by_iteration"}
+    assert len(final["val_miou_by_iteration"]["A"]) == 3
+    assert not list(exp.rglob("*.ckpt")) and not list(done.rglob("*.tmp"))
+    assert (done / "logs" / "tiny" / "iter1" / "A" / "train.log").stat().st_size > 0
+    assert list((exp / "tensorboard").iterdir())
+
+
+def test_second_run_has_nothing_to_do(done):
+    assert planned(done, "results/tiny/final_miou.json") == {}
+
+
+def test_gamma_change_plans_only_finetunes_and_what_follows(done):
+    changed = copy.deepcopy(TINY)
+    changed["experiments"]["tiny"]["dmt"]["gamma1"] = 4
+    write_config(done, changed)
+    try:
+        jobs = planned(done, "results/tiny/final_miou.json")
+    finally:
+        write_config(done, TINY)
+    assert jobs.get("finetune") == 4
+    assert "baseline" not in jobs and "split" not in jobs and "prepare_digits" not in jobs
+    # Iteration 1's pseudo labels come from the untouched baselines.
+    assert jobs.get("pseudo_label", 0) == 2  # only iteration 2's
+
+
+def test_alpha_change_reruns_from_that_iterations_pseudo_labels(done):
+    changed = copy.deepcopy(TINY)
+    changed["experiments"]["tiny"]["dmt"]["alphas"] = [0.5, 0.9]
+    write_config(done, changed)
+    try:
+        jobs = planned(done, "results/tiny/final_miou.json")
+    finally:
+        write_config(done, TINY)
+    assert jobs == {"pseudo_label": 2, "finetune": 2, "evaluate": 2, "final": 1}
+
+
+def test_forcerun_one_iteration(done):
+    jobs = planned(done, "results/tiny/iter2/B/model.pt", "--forcerun", "results/tiny/iter2/B/model.pt")
+    assert jobs == {"finetune": 1}
+
+
+def test_kill_mid_training_then_rerun_completes(done):
+    # Longer fine-tunes, so that the kill lands mid-epoch, after a checkpoint.
+    slow = copy.deepcopy(TINY)
+    slow["experiments"]["tiny"]["dmt"]["epochs"] = 40
+    write_config(done, slow)
+    model = done / "results" / "tiny" / "iter1" / "A" / "model.pt"
+    ckpt = model.with_name("model.pt.ckpt")
+    try:
+        proc = subprocess.Popen([*SNAKEMAKE, "--directory", str(done), "--cores", "1",
+                                 "results/tiny/iter1/A/model.pt"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.time() + 120
+        while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.02)
+        assert ckpt.exists(), "training never reached its first checkpoint"
+        time.sleep(0.5)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert not model.exists()  # removed before the job started; never renamed into place
+        assert not list(model.parent.glob(".model.pt.*"))  # no half-written temp file either
+        snakemake(done, "--unlock")  # a SIGKILLed Snakemake leaves its lock behind
+        snakemake(done, "--cores", "2", "--rerun-incomplete", "results/tiny/iter1/A/model.pt")
+        assert model.is_file() and not ckpt.exists()
+        assert "resuming from" in (done / "logs" / "tiny" / "iter1" / "A" / "train.log").read_text()
+    finally:
+        write_config(done, TINY)
+
+
+def test_bad_config_key_fails_before_any_job(tmp_path):
+    bad = copy.deepcopy(TINY)
+    bad["experiments"]["tiny"]["dmt"]["gama1"] = 3
+    write_config(tmp_path, bad)
+    proc = snakemake(tmp_path, "--cores", "1", "results/tiny/final_miou.json", check=False)
+    assert proc.returncode != 0
+    assert "gama1" in proc.stdout + proc.stderr
+    assert not (tmp_path / "resources").exists() and not (tmp_path / "results").exists()
