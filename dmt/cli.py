@@ -126,10 +126,10 @@ def cmd_train(args) -> None:
     info = dataset_info(args.dataset)
     torch.manual_seed(spec.seed)
 
-    labeled_ids = _ids(args.labeled)
+    labeled_ids = [i for path in args.labeled for i in _ids(path)]
     labeled = _dataset(args, labeled_ids, train_crop=spec.crop_size, scale_range=spec.scale_range)
     pseudo = None
-    fingerprint = [_file_digest(args.labeled)]
+    fingerprint = [_file_digest(path) for path in args.labeled]
     if args.pseudo:
         store = PseudoLabelStore(args.pseudo, expected_ids=_ids(args.unlabeled))
         pseudo = _dataset(args, store.ids, train_crop=spec.crop_size, scale_range=spec.scale_range,
@@ -264,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     _data_args(p)
     _runtime_args(p)
     p.add_argument("--spec", required=True, help="JSON: TrainSpec fields plus model {name, seed}")
-    p.add_argument("--labeled", required=True, help="labeled id list")
+    p.add_argument("--labeled", required=True, nargs="+", help="labeled id list(s)")
     p.add_argument("--pseudo", help="pseudo-label HDF5 of the other model (DMT fine-tuning)")
     p.add_argument("--unlabeled", help="unlabeled id list the pseudo labels must match")
     p.add_argument("--init-from", help="model to fine-tune from")

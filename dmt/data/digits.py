@@ -23,6 +23,9 @@ from dmt.errors import DMTError
 MARKER = ".complete.json"
 TRAIN_SHARE = 0.7
 DIGIT_THRESHOLD = 0.4  # share of a digit's peak intensity above which a pixel belongs to it
+MIN_DIGITS, MAX_DIGITS = 2, 4
+MIN_SIDE, MAX_SIDE = 20, 30  # pixels: the 8x8 sources are upscaled 2.5x to 3.75x
+MAX_OVERLAP = 0.25
 INK_FLOOR = 0.2  # fainter strokes of the 8x8 source are transparent, so glyphs carry no box
 
 
@@ -31,7 +34,7 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     coarse = rng.uniform(0, 255, size=(3, 3, 3)).astype(np.float32)
     base = np.asarray(Image.fromarray(coarse.astype(np.uint8)).resize((size, size), Image.BILINEAR),
                       dtype=np.float32)
-    base = 60 + 0.5 * base  # keep backgrounds mid-range so digits of any colour can stand out
+    base = 110 + 0.5 * base  # light backgrounds: dark ink always stands out
     canvas = Image.fromarray(base.clip(0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(canvas)
     for _ in range(rng.integers(2, 6)):
@@ -47,22 +50,33 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     return noisy
 
 
+def _overlap(a, b) -> float:
+    """Share of the smaller of two square boxes (y, x, side) covered by the other."""
+    (ya, xa, sa), (yb, xb, sb) = a, b
+    dy = max(0, min(ya + sa, yb + sb) - max(ya, yb))
+    dx = max(0, min(xa + sa, xb + sb) - max(xa, xb))
+    return dy * dx / min(sa, sb) ** 2
+
+
 def _compose(rng, size, digits, targets, pool) -> tuple[np.ndarray, np.ndarray, list[int]]:
     canvas = _background(rng, size)
     mask = np.zeros((size, size), dtype=np.uint8)
-    used = []
-    for _ in range(rng.integers(1, 4)):
+    used, boxes = [], []
+    for _ in range(rng.integers(MIN_DIGITS, MAX_DIGITS + 1)):
         src = int(rng.choice(pool))
+        side = int(rng.integers(MIN_SIDE, MAX_SIDE + 1))
+        # A few tries for a spot that hides little of the digits already placed.
+        for _try in range(20):
+            y, x = (int(v) for v in rng.integers(0, size - side + 1, 2))
+            if all(_overlap((y, x, side), b) <= MAX_OVERLAP for b in boxes):
+                break
+        boxes.append((y, x, side))
         used.append(src)
-        side = int(rng.integers(20, 41))
         glyph = Image.fromarray((digits[src] / 16 * 255).astype(np.uint8)).resize((side, side), Image.BILINEAR)
         alpha = np.asarray(glyph, dtype=np.float32) / 255
         alpha /= max(alpha.max(), 1e-6)
         ink_alpha = np.clip((alpha - INK_FLOOR) / (1 - 2 * INK_FLOOR), 0, 1)
-        y, x = (int(v) for v in rng.integers(0, size - side + 1, 2))
-        background_level = canvas[y:y + side, x:x + side].mean()
-        # Ink far from the local background: dark ink on light areas, light ink on dark ones.
-        ink = rng.uniform(0, 50, 3) if background_level > 128 else rng.uniform(205, 255, 3)
+        ink = rng.uniform(0, 70, 3)  # dark, in a random hue
         region = canvas[y:y + side, x:x + side]
         canvas[y:y + side, x:x + side] = region * (1 - ink_alpha[..., None]) + ink * ink_alpha[..., None]
         mask[y:y + side, x:x + side][alpha > DIGIT_THRESHOLD] = targets[src] + 1

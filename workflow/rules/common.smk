@@ -103,6 +103,16 @@ def baseline_spec(wildcards):
     return json.dumps(spec, sort_keys=True)
 
 
+def oracle_spec(wildcards):
+    """Fully supervised reference: every train id labeled, N (oracle_epochs) epochs."""
+    e = E(wildcards)
+    b = e["baseline"]
+    spec = _common_spec(e, "A")
+    spec.update(epochs=round(b["oracle_epochs"]), lr=b["lr"], batch_size=b["batch_size"],
+                seed=e["model_seeds"][0], loss_variant="ce")
+    return json.dumps(spec, sort_keys=True)
+
+
 def finetune_spec(wildcards):
     e = E(wildcards)
     d = e["dmt"]

@@ -5,6 +5,7 @@ rule prepare_digits:
         seed=config["digits"]["seed"],
         n_train=config["digits"]["n_train"],
         n_val=config["digits"]["n_val"],
+        version=DMT_VERSION,
     log:
         "logs/prepare_digits.log",
     benchmark:

@@ -1,12 +1,12 @@
 rule evaluate:
     input:
         data=lambda w: data_root(w.exp),
-        model="results/{exp}/iter{n}/{m}/model.pt",
+        model="results/{exp}/{stage}/model.pt",
         valtiny=split_file("{exp}", "valtiny"),
     output:
-        metrics="results/{exp}/iter{n}/{m}/metrics.json",
+        metrics="results/{exp}/{stage}/metrics.json",
     wildcard_constraints:
-        n="[0-9]+",
+        stage="iter[0-9]+/[AB]|oracle",
     params:
         dataset=lambda w: E(w)["dataset"],
         runtime=lambda w, threads: runtime_flags(w, threads),
@@ -18,9 +18,9 @@ rule evaluate:
         runtime=res("evaluate", "runtime"),
         gpu=res("evaluate", "gpu"),
     log:
-        "logs/{exp}/iter{n}/{m}/evaluate.log",
+        "logs/{exp}/{stage}/evaluate.log",
     benchmark:
-        "logs/{exp}/benchmarks/iter{n}_{m}_evaluate.tsv"
+        "logs/{exp}/benchmarks/{stage}_evaluate.tsv"
     conda:
         CONDA_ENV
     shell:

@@ -68,3 +68,38 @@ rule finetune:
         "--num-workers {params.workers} --checkpoint-every {params.ckpt} --eval-every {params.eval_every} "
         "--tensorboard results/{wildcards.exp}/tensorboard/iter{wildcards.i}_{wildcards.m} "
         "--out {output.model} > {log} 2>&1"
+
+
+rule oracle:
+    input:
+        data=lambda w: data_root(w.exp),
+        labeled=split_file("{exp}", "labeled"),
+        unlabeled=split_file("{exp}", "unlabeled"),
+        valtiny=split_file("{exp}", "valtiny"),
+    output:
+        model="results/{exp}/oracle/model.pt",
+    params:
+        spec=oracle_spec,
+        version=DMT_VERSION,
+        dataset=lambda w: E(w)["dataset"],
+        runtime=lambda w, threads: runtime_flags(w, threads),
+        workers=lambda w: E(w)["num_workers"],
+        ckpt=lambda w: E(w)["checkpoint_every"],
+        eval_every=lambda w: E(w)["eval_every"],
+    threads: lambda w: EXPERIMENTS[w.exp]["threads"]
+    resources:
+        mem_mb=res("train", "mem_mb"),
+        runtime=res("train", "runtime"),
+        gpu=res("train", "gpu"),
+    log:
+        "logs/{exp}/oracle/train.log",
+    benchmark:
+        "logs/{exp}/benchmarks/oracle_train.tsv"
+    conda:
+        CONDA_ENV
+    shell:
+        "{DMT} train --dataset {params.dataset} --data {input.data} --spec {params.spec:q} "
+        "--labeled {input.labeled} {input.unlabeled} --valtiny {input.valtiny} {params.runtime} "
+        "--num-workers {params.workers} --checkpoint-every {params.ckpt} --eval-every {params.eval_every} "
+        "--tensorboard results/{wildcards.exp}/tensorboard/oracle "
+        "--out {output.model} > {log} 2>&1"
