@@ -1,5 +1,6 @@
 # dmt-pipeline: Dynamic Mutual Training as a cached DAG (paper Algorithm 2). See README.md.
 include: "workflow/rules/common.smk"
+include: "workflow/rules/targets.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/splits.smk"
 include: "workflow/rules/train.smk"

@@ -4,7 +4,7 @@
 import copy
 import json
 import math
-import shlex
+import os
 import sys
 from fractions import Fraction
 
@@ -17,15 +17,19 @@ import dmt
 configfile: "config/config.yaml"
 
 
+envvars:
+    "PATH",
+
+
 validate(config, "../schemas/config.schema.yaml")
 
 # Code changes under dmt/ rerun nothing by themselves (the shell string does not change); the
 # package version is a param of every model-producing rule, so bumping it reruns them all.
 DMT_VERSION = dmt.__version__
-_SRC = str(Path(workflow.basedir).resolve())
-_PY = "python" if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method else sys.executable
-# PYTHONPATH is set in the command itself: Snakemake blanks it inside conda jobs.
-DMT = f"PYTHONPATH={shlex.quote(_SRC)}${{PYTHONPATH:+:$PYTHONPATH}} {shlex.quote(_PY)} -m dmt"
+# Jobs run `python -m dmt`: the Python that runs Snakemake (a venv need not be activated), or
+# under --sdm conda the env's own, which Snakemake puts first on PATH.
+if DeploymentMethod.CONDA not in workflow.deployment_settings.deployment_method:
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
 CONDA_ENV = "../envs/dmt.yaml"
 DATASET_SIZES = {"voc": 10582}
 
@@ -151,8 +155,3 @@ def labeled_for(wildcards):
     if E(wildcards)["init"] == "dms":
         return f"results/{wildcards.exp}/dms/{wildcards.m}.txt"
     return split_file(wildcards.exp, "labeled")
-
-
-rule all:
-    input:
-        expand("results/{exp}/final_miou.json", exp=EXPERIMENTS),

@@ -13,5 +13,5 @@ rule prepare_digits:
     conda:
         CONDA_ENV
     shell:
-        "{DMT} prepare digits --out {output} --seed {params.seed} "
+        "python -m dmt prepare digits --out {output} --seed {params.seed} "
         "--n-train {params.n_train} --n-val {params.n_val} > {log} 2>&1"

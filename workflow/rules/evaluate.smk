@@ -24,7 +24,7 @@ rule evaluate:
     conda:
         CONDA_ENV
     shell:
-        "{DMT} evaluate --dataset {params.dataset} --data {input.data} --model {input.model} "
+        "python -m dmt evaluate --dataset {params.dataset} --data {input.data} --model {input.model} "
         "--val-split val --valtiny {input.valtiny} {params.runtime} --batch-size {params.batch} "
         "--pad-to {params.pad} --out {output.metrics} > {log} 2>&1"
 
@@ -44,5 +44,5 @@ rule final:
     conda:
         CONDA_ENV
     shell:
-        "{DMT} final --results results/{wildcards.exp} --iterations {params.iterations} "
+        "python -m dmt final --results results/{wildcards.exp} --iterations {params.iterations} "
         "--out {output} > {log} 2>&1"

@@ -28,7 +28,7 @@ rule pseudo_label:
     conda:
         CONDA_ENV
     shell:
-        "{DMT} pseudo --dataset {params.dataset} --data {input.data} --teacher {input.teacher} "
+        "python -m dmt pseudo --dataset {params.dataset} --data {input.data} --teacher {input.teacher} "
         "--unlabeled {input.unlabeled} --alpha {params.alpha} --with-truth {params.runtime} "
         "--batch-size {params.batch} --pad-to {params.pad} --summary {output.summary} "
         "--out {output.h5} > {log} 2>&1"

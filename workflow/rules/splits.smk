@@ -16,7 +16,7 @@ rule split:
     conda:
         CONDA_ENV
     shell:
-        "{DMT} split --data {input.data} --labeled {params.labeled} --valtiny {params.valtiny} "
+        "python -m dmt split --data {input.data} --labeled {params.labeled} --valtiny {params.valtiny} "
         "--seed {params.seed} --out-dir $(dirname {output.labeled}) > {log} 2>&1"
 
 
@@ -36,5 +36,5 @@ rule dms:
     conda:
         CONDA_ENV
     shell:
-        "{DMT} dms --labeled {input.labeled} --alpha {params.alpha} --seed {params.seed} "
+        "python -m dmt dms --labeled {input.labeled} --alpha {params.alpha} --seed {params.seed} "
         "--out-a {output.a} --out-b {output.b} > {log} 2>&1"

@@ -25,7 +25,7 @@ rule baseline:
     conda:
         CONDA_ENV
     shell:
-        "{DMT} train --dataset {params.dataset} --data {input.data} --spec {params.spec:q} "
+        "python -m dmt train --dataset {params.dataset} --data {input.data} --spec {params.spec:q} "
         "--labeled {input.labeled} --valtiny {input.valtiny} {params.runtime} "
         "--num-workers {params.workers} --checkpoint-every {params.ckpt} --eval-every {params.eval_every} "
         "--tensorboard results/{wildcards.exp}/tensorboard/iter0_{wildcards.m} "
@@ -62,7 +62,7 @@ rule finetune:
     conda:
         CONDA_ENV
     shell:
-        "{DMT} train --dataset {params.dataset} --data {input.data} --spec {params.spec:q} "
+        "python -m dmt train --dataset {params.dataset} --data {input.data} --spec {params.spec:q} "
         "--labeled {input.labeled} --pseudo {input.pseudo} --unlabeled {input.unlabeled} "
         "--init-from {input.init} --valtiny {input.valtiny} {params.runtime} "
         "--num-workers {params.workers} --checkpoint-every {params.ckpt} --eval-every {params.eval_every} "
@@ -98,7 +98,7 @@ rule oracle:
     conda:
         CONDA_ENV
     shell:
-        "{DMT} train --dataset {params.dataset} --data {input.data} --spec {params.spec:q} "
+        "python -m dmt train --dataset {params.dataset} --data {input.data} --spec {params.spec:q} "
         "--labeled {input.labeled} {input.unlabeled} --valtiny {input.valtiny} {params.runtime} "
         "--num-workers {params.workers} --checkpoint-every {params.ckpt} --eval-every {params.eval_every} "
         "--tensorboard results/{wildcards.exp}/tensorboard/oracle "

@@ -1,0 +1,3 @@
+rule all:
+    input:
+        expand("results/{exp}/final_miou.json", exp=EXPERIMENTS),
