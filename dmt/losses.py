@@ -111,6 +111,7 @@ class LossOutput:
     mean_weight: float  # mean dynamic weight over non-ignored pseudo-labeled elements
     disagreement: float  # fraction of non-ignored pseudo elements where student != pseudo label
     valid_elements: int  # denominator: non-ignored elements of the whole batch
+    pseudo_weights: torch.Tensor | None = None  # weights of the non-ignored pseudo elements
 
 
 def dynamic_loss(
@@ -142,16 +143,19 @@ def dynamic_loss(
         )
         pseudo_valid = expand & valid
         if bool(pseudo_valid.any()):
-            mean_weight = float(p_weights[pseudo_valid].mean())
+            pseudo_weights = p_weights[pseudo_valid]
+            mean_weight = float(pseudo_weights.mean())
             disagreement = float((probs.argmax(1) != targets)[pseudo_valid].float().mean())
         else:
             mean_weight = disagreement = 0.0
+            pseudo_weights = None
         weights = torch.where(expand, p_weights, valid.float())
         targets = torch.where(expand, p_targets, targets)
     else:
         weights = valid.float()
         mean_weight = disagreement = 0.0
+        pseudo_weights = None
 
     ce = F.cross_entropy(logits.float(), targets, ignore_index=ignore_index, reduction="none")
     loss = (weights * ce).sum() / max(n_valid, 1)
-    return LossOutput(loss, mean_weight, disagreement, n_valid)
+    return LossOutput(loss, mean_weight, disagreement, n_valid, pseudo_weights)

@@ -273,6 +273,8 @@ def train(model: torch.nn.Module, spec: TrainSpec, labeled, out_path, *, pseudo=
             if tb:
                 for k, v in scalars.items():
                     tb.add_scalar(f"train/{k}", v, done)
+                if out.pseudo_weights is not None:
+                    tb.add_histogram("train/dynamic_weights", out.pseudo_weights.float().cpu(), done)
             bar.set_postfix(loss=f"{scalars['loss']:.4f}")
             running = {"loss": 0.0, "weight": 0.0, "disagree": 0.0, "n": 0}
         if done % steps_per_epoch == 0 and on_epoch_end is not None:

@@ -208,3 +208,6 @@ def test_generate_one_pass_matches_the_model_and_exact_thresholds(tmp_path):
     truth = np.concatenate([i["target"].numpy().ravel() for i in data.items])
     assert summary["kept_accuracy"] == pytest.approx((kept == truth).sum() / (kept != 255).sum())
     assert summary["kept_fraction"] == pytest.approx((kept != 255).mean())
+    for c, acc in enumerate(summary["kept_accuracy_per_class"]):
+        k = kept == c
+        assert acc == (pytest.approx((truth[k] == c).mean()) if k.any() else None)

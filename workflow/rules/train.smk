@@ -1,3 +1,5 @@
+# Baselines, DMT fine-tunings and the oracle share one command; they differ in their inputs and
+# their spec (everything the result depends on, so a change reruns exactly these jobs).
 rule baseline:
     input:
         data=lambda w: data_root(w.exp),
@@ -9,10 +11,12 @@ rule baseline:
         spec=baseline_spec,
         version=DMT_VERSION,
         dataset=lambda w: E(w)["dataset"],
+        extra="",
         runtime=lambda w, threads: runtime_flags(w, threads),
         workers=lambda w: E(w)["num_workers"],
         ckpt=lambda w: E(w)["checkpoint_every"],
         eval_every=lambda w: E(w)["eval_every"],
+        tensorboard=lambda w: f"results/{w.exp}/tensorboard/iter0_{w.m}",
     threads: lambda w: EXPERIMENTS[w.exp]["threads"]
     resources:
         mem_mb=res("train", "mem_mb"),
@@ -26,13 +30,13 @@ rule baseline:
         CONDA_ENV
     shell:
         "python -m dmt train --dataset {params.dataset} --data {input.data} --spec {params.spec:q} "
-        "--labeled {input.labeled} --valtiny {input.valtiny} {params.runtime} "
-        "--num-workers {params.workers} --checkpoint-every {params.ckpt} --eval-every {params.eval_every} "
-        "--tensorboard results/{wildcards.exp}/tensorboard/iter0_{wildcards.m} "
+        "--labeled {input.labeled} {params.extra} --valtiny {input.valtiny} {params.runtime} "
+        "--num-workers {params.workers} --checkpoint-every {params.ckpt} "
+        "--eval-every {params.eval_every} --tensorboard {params.tensorboard} "
         "--out {output.model} > {log} 2>&1"
 
 
-rule finetune:
+use rule baseline as finetune with:
     input:
         data=lambda w: data_root(w.exp),
         init=lambda w: f"results/{w.exp}/iter{int(w.i) - 1}/{w.m}/model.pt",
@@ -46,35 +50,23 @@ rule finetune:
         spec=finetune_spec,
         version=DMT_VERSION,
         dataset=lambda w: E(w)["dataset"],
+        extra=lambda w, input: f"--pseudo {input.pseudo} --unlabeled {input.unlabeled} --init-from {input.init}",
         runtime=lambda w, threads: runtime_flags(w, threads),
         workers=lambda w: E(w)["num_workers"],
         ckpt=lambda w: E(w)["checkpoint_every"],
         eval_every=lambda w: E(w)["eval_every"],
-    threads: lambda w: EXPERIMENTS[w.exp]["threads"]
-    resources:
-        mem_mb=res("train", "mem_mb"),
-        runtime=res("train", "runtime"),
-        gpu=res("train", "gpu"),
+        tensorboard=lambda w: f"results/{w.exp}/tensorboard/iter{w.i}_{w.m}",
     log:
         "logs/{exp}/iter{i}/{m}/train.log",
     benchmark:
         "logs/{exp}/benchmarks/iter{i}_{m}_train.tsv"
-    conda:
-        CONDA_ENV
-    shell:
-        "python -m dmt train --dataset {params.dataset} --data {input.data} --spec {params.spec:q} "
-        "--labeled {input.labeled} --pseudo {input.pseudo} --unlabeled {input.unlabeled} "
-        "--init-from {input.init} --valtiny {input.valtiny} {params.runtime} "
-        "--num-workers {params.workers} --checkpoint-every {params.ckpt} --eval-every {params.eval_every} "
-        "--tensorboard results/{wildcards.exp}/tensorboard/iter{wildcards.i}_{wildcards.m} "
-        "--out {output.model} > {log} 2>&1"
 
 
-rule oracle:
+# Fully supervised reference: every train id labeled (labeled + unlabeled lists).
+use rule baseline as oracle with:
     input:
         data=lambda w: data_root(w.exp),
-        labeled=split_file("{exp}", "labeled"),
-        unlabeled=split_file("{exp}", "unlabeled"),
+        labeled=[split_file("{exp}", "labeled"), split_file("{exp}", "unlabeled")],
         valtiny=split_file("{exp}", "valtiny"),
     output:
         model="results/{exp}/oracle/model.pt",
@@ -82,24 +74,13 @@ rule oracle:
         spec=oracle_spec,
         version=DMT_VERSION,
         dataset=lambda w: E(w)["dataset"],
+        extra="",
         runtime=lambda w, threads: runtime_flags(w, threads),
         workers=lambda w: E(w)["num_workers"],
         ckpt=lambda w: E(w)["checkpoint_every"],
         eval_every=lambda w: E(w)["eval_every"],
-    threads: lambda w: EXPERIMENTS[w.exp]["threads"]
-    resources:
-        mem_mb=res("train", "mem_mb"),
-        runtime=res("train", "runtime"),
-        gpu=res("train", "gpu"),
+        tensorboard=lambda w: f"results/{w.exp}/tensorboard/oracle",
     log:
         "logs/{exp}/oracle/train.log",
     benchmark:
         "logs/{exp}/benchmarks/oracle_train.tsv"
-    conda:
-        CONDA_ENV
-    shell:
-        "python -m dmt train --dataset {params.dataset} --data {input.data} --spec {params.spec:q} "
-        "--labeled {input.labeled} {input.unlabeled} --valtiny {input.valtiny} {params.runtime} "
-        "--num-workers {params.workers} --checkpoint-every {params.ckpt} --eval-every {params.eval_every} "
-        "--tensorboard results/{wildcards.exp}/tensorboard/oracle "
-        "--out {output.model} > {log} 2>&1"
