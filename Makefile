@@ -22,8 +22,10 @@ demo: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) results/digits_1_20/final_miou.json
 	@cat results/digits_1_20/final_miou.json
 
+# TEST_MARKERS="slow or not slow" also runs the end-to-end demo test (minutes).
+TEST_MARKERS ?= not slow
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "$(TEST_MARKERS)"
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow

@@ -41,10 +41,9 @@ def _ids(path) -> list[str]:
 def _dataset(args, ids, *, train_crop=None, scale_range=(0.5, 1.5), pseudo=None, with_masks=True):
     from dmt.data.registry import dataset_info
     from dmt.data.transforms import train_transform
-    from dmt.data.voc import SegmentationDataset, check_root
+    from dmt.data.voc import SegmentationDataset
 
     info = dataset_info(args.dataset)
-    check_root(args.data)
     transform = train_transform(tuple(train_crop), tuple(scale_range)) if train_crop else None
     return SegmentationDataset(args.data, ids, info.num_classes, transform=transform,
                                with_masks=with_masks, pseudo=pseudo)
@@ -71,13 +70,10 @@ def _load_model(path, device):
 
 
 def cmd_prepare(args) -> None:
-    if args.dataset == "digits":
-        from dmt.data.digits import prepare_digits
+    from dmt.data.digits import prepare_digits
 
-        summary = prepare_digits(args.out, seed=args.seed, n_train=args.n_train, n_val=args.n_val)
-        log.info("digits prepared in %s: %s", args.out, json.dumps(summary)[:500])
-    else:
-        raise DMTError(f"'prepare {args.dataset}' is not available yet; known: digits")
+    summary = prepare_digits(args.out, seed=args.seed, n_train=args.n_train, n_val=args.n_val)
+    log.info("digits prepared in %s: %s", args.out, json.dumps(summary["class_pixel_share"]))
 
 
 def cmd_split(args) -> None:
@@ -185,14 +181,13 @@ def cmd_evaluate(args) -> None:
     from dmt.atomic import write_json
     from dmt.data.registry import dataset_info
     from dmt.evaluate import evaluate_segmentation
+    from dmt.data.voc import read_split
     from dmt.inference import pick_device
 
     device = pick_device(args.device)
     model, _ = _load_model(args.model, device)
     names = dataset_info(args.dataset).class_names
     result = {"model": str(args.model), "model_digest": _file_digest(args.model)}
-    from dmt.data.voc import read_split
-
     val_ids = read_split(args.data, args.val_split)
     for split, ids in (("val", val_ids), ("valtiny", _ids(args.valtiny))):
         result[split] = evaluate_segmentation(model, _dataset(args, ids), device,

@@ -1,0 +1,29 @@
+"""The README's demo end to end: `snakemake --cores 2 results/digits_1_20/final_miou.json`."""
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from test_workflow import REPO, SNAKEMAKE
+
+
+@pytest.mark.slow
+def test_demo_dmt_beats_its_baseline(tmp_path):
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["experiments"] = {"digits_1_20": config["experiments"]["digits_1_20"]}
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+    start = time.time()
+    proc = subprocess.run([*SNAKEMAKE, "--directory", str(tmp_path), "--cores", "2",
+                           "results/digits_1_20/final_miou.json"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    minutes = (time.time() - start) / 60
+    final = json.loads((tmp_path / "results" / "digits_1_20" / "final_miou.json").read_text())
+    print(f"demo: {minutes:.1f} min, baseline {final['baseline_miou']:.4f} -> DMT {final['miou']:.4f}",
+          file=sys.stderr)
+    assert final["miou"] - final["baseline_miou"] >= 0.05
+    assert minutes <= 10
