@@ -160,3 +160,13 @@ def test_bad_config_key_fails_before_any_job(tmp_path):
     assert proc.returncode != 0
     assert "gama1" in proc.stdout + proc.stderr
     assert not (tmp_path / "resources").exists() and not (tmp_path / "results").exists()
+
+
+def test_dms_init_trains_baselines_on_the_two_sub_subsets(tmp_path):
+    cfg = copy.deepcopy(TINY)
+    cfg["experiments"]["tiny"]["init"] = "dms"
+    write_config(tmp_path, cfg)
+    jobs = planned(tmp_path, "results/tiny/iter0/A/model.pt", "results/tiny/iter0/B/model.pt")
+    assert jobs == {"prepare_digits": 1, "split": 1, "dms": 1, "baseline": 2}
+    out = snakemake(tmp_path, "-n", "-p", "results/tiny/iter0/B/model.pt").stdout
+    assert "--labeled results/tiny/dms/B.txt" in out
