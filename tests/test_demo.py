@@ -3,7 +3,7 @@
 import json
 import subprocess
 import sys
-import time
+import time  # reported, not asserted: timings belong in benchmarks
 
 import pytest
 import yaml
@@ -26,4 +26,3 @@ def test_demo_dmt_beats_its_baseline(tmp_path):
     print(f"demo: {minutes:.1f} min, baseline {final['baseline_miou']:.4f} -> DMT {final['miou']:.4f}",
           file=sys.stderr)
     assert final["miou"] - final["baseline_miou"] >= 0.05
-    assert minutes <= 10
