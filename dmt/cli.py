@@ -10,6 +10,7 @@ import argparse
 import hashlib
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -303,6 +304,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # HDF5 file locks fail on NFS/Lustre ("unable to lock file"); every HDF5 file here has a
+    # single writer (its own job, into a temp file), so locking buys nothing. Must precede h5py.
+    os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")
     args = build_parser().parse_args(argv)
     _setup(getattr(args, "threads", None))
     try:
