@@ -6,17 +6,28 @@ from __future__ import annotations
 
 import torch
 
+from dmt.models.deeplab_v2 import DeepLabV2
 from dmt.models.small import SmallDeepLab
 
-MODELS = {"small_deeplab": SmallDeepLab}
+MODELS = {"small_deeplab": SmallDeepLab, "deeplab_v2": DeepLabV2}
 
 
 def build_model(name: str, num_classes: int, seed: int, weights: str = "scratch") -> torch.nn.Module:
-    """Build ``name`` with its parameters drawn from ``seed`` (different seeds -> different inits)."""
+    """Build ``name`` with its parameters drawn from ``seed`` (different seeds -> different inits).
+
+    ``weights``: ``scratch``, or for deeplab_v2 ``imagenet:/path/to/resnet101_state_dict.pth``
+    (a local torchvision ResNet-101 state dict; nothing is downloaded).
+    """
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; known: {', '.join(sorted(MODELS))}")
-    if weights != "scratch":
-        raise ValueError(f"model {name!r} has no pretrained weights {weights!r}; use 'scratch'")
+    kind, _, path = weights.partition(":")
+    if kind not in ("scratch", "imagenet") or (kind == "imagenet") != bool(path) \
+            or (kind == "imagenet" and name != "deeplab_v2"):
+        raise ValueError(f"weights {weights!r} for model {name!r}: use 'scratch'"
+                         + (" or 'imagenet:/path/to/resnet101.pth'" if name == "deeplab_v2" else ""))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return MODELS[name](num_classes)
+        model = MODELS[name](num_classes)
+    if kind == "imagenet":
+        model.load_imagenet_backbone(path)
+    return model

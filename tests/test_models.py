@@ -1,0 +1,58 @@
+"""Model contract: raw 0-255 RGB in, logits at the input size out; inits from local files."""
+
+import pytest
+import torch
+from torchvision.models import resnet101
+
+from dmt.errors import DMTError
+from dmt.models import build_model
+from dmt.models.deeplab_v2 import ASPP_RATES, Normalize
+from dmt.train import TrainSpec, train
+from test_train import Toy
+
+
+def test_seeds_give_different_inits_and_are_reproducible():
+    a, b, a2 = (build_model("small_deeplab", 3, seed=s) for s in (1, 2, 1))
+    wa, wb, wa2 = (next(m.parameters()) for m in (a, b, a2))
+    assert torch.equal(wa, wa2) and not torch.equal(wa, wb)
+
+
+def test_normalizations_by_hand():
+    pixel = torch.tensor([255.0, 0.0, 128.0]).view(1, 3, 1, 1)
+    imagenet = Normalize("imagenet")(pixel).flatten().tolist()
+    assert imagenet == pytest.approx([(1 - 0.485) / 0.229, -0.456 / 0.224, (128 / 255 - 0.406) / 0.225])
+    caffe = Normalize("caffe")(pixel).flatten().tolist()  # BGR order, 0-255, Caffe mean, std 1
+    assert caffe == pytest.approx([128 - 104.008, 0 - 116.669, 255 - 122.675])
+
+
+def test_deeplab_v2_shape_and_output_stride():
+    model = build_model("deeplab_v2", 21, seed=0).eval()
+    assert [c.dilation[0] for c in model.aspp] == list(ASPP_RATES)
+    x = torch.randint(0, 256, (1, 3, 41, 57), dtype=torch.uint8)
+    with torch.no_grad():
+        features = model.backbone(model.normalize(x))
+        out = model(x)
+    assert features.shape[1:] == (2048, 6, 8)  # ceil(41 / 8), ceil(57 / 8): output stride 8
+    assert out.shape == (1, 21, 41, 57)
+
+
+def test_imagenet_backbone_from_a_local_state_dict(tmp_path):
+    torch.manual_seed(5)
+    reference = resnet101()
+    torch.save(reference.state_dict(), tmp_path / "r101.pth")
+    model = build_model("deeplab_v2", 3, seed=0, weights=f"imagenet:{tmp_path / 'r101.pth'}")
+    torch.testing.assert_close(model.backbone[7][2].conv3.weight, reference.layer4[2].conv3.weight)
+    torch.save({"fc.weight": torch.zeros(2)}, tmp_path / "bad.pth")
+    with pytest.raises(DMTError, match="not a resnet101 state dict"):
+        build_model("deeplab_v2", 3, seed=0, weights=f"imagenet:{tmp_path / 'bad.pth'}")
+    with pytest.raises(DMTError, match="do not exist"):
+        build_model("deeplab_v2", 3, seed=0, weights=f"imagenet:{tmp_path / 'none.pth'}")
+    with pytest.raises(ValueError, match="use 'scratch'"):
+        build_model("small_deeplab", 3, seed=0, weights=f"imagenet:{tmp_path / 'r101.pth'}")
+
+
+def test_deeplab_v2_trains_a_step_on_cpu(tmp_path):
+    model = build_model("deeplab_v2", 2, seed=0)
+    spec = TrainSpec(epochs=1, lr=1e-3, batch_size=2, crop_size=(16, 16), seed=0, head_lr_mult=10)
+    summary = train(model, spec, Toy(2), tmp_path / "m.pt")
+    assert summary["steps"] == 1 and (tmp_path / "m.pt").is_file()
