@@ -71,6 +71,15 @@ def _load_model(path, device):
 
 
 def cmd_prepare(args) -> None:
+    if args.dataset == "voc":
+        from dmt.data.voc_prepare import prepare_voc
+
+        if not args.voc_root or not args.sbd_root:
+            raise DMTError("prepare voc needs both roots: --config voc_root=/path/to/VOCdevkit "
+                           "sbd_root=/path/to/benchmark_RELEASE (or --voc-root/--sbd-root)")
+        summary = prepare_voc(args.voc_root, args.sbd_root, args.out)
+        log.info("VOC prepared in %s: %s", args.out, json.dumps(summary["counts"]))
+        return
     from dmt.data.digits import prepare_digits
 
     summary = prepare_digits(args.out, seed=args.seed, n_train=args.n_train, n_val=args.n_val)
@@ -231,11 +240,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
 
     p = sub.add_parser("prepare", help="prepare a data set in PASCAL VOC layout")
-    p.add_argument("dataset", choices=["digits"])
+    p.add_argument("dataset", choices=["digits", "voc"])
     p.add_argument("--out", required=True)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--n-train", type=int, default=1000)
-    p.add_argument("--n-val", type=int, default=300)
+    p.add_argument("--seed", type=int, default=0, help="digits: composition seed")
+    p.add_argument("--n-train", type=int, default=1000, help="digits: train canvases")
+    p.add_argument("--n-val", type=int, default=300, help="digits: val canvases")
+    p.add_argument("--voc-root", help="voc: folder holding VOC2012/JPEGImages (e.g. VOCdevkit)")
+    p.add_argument("--sbd-root", help="voc: folder holding benchmark_RELEASE/dataset/cls/*.mat")
     p.set_defaults(func=cmd_prepare)
 
     p = sub.add_parser("split", help="seeded labeled / unlabeled / valtiny id lists")

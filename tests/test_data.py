@@ -8,7 +8,8 @@ import torch
 from PIL import Image
 from torchvision import tv_tensors
 
-from dmt.data.digits import MARKER, prepare_digits
+from dmt.data.digits import prepare_digits
+from dmt.data.prepared import MARKER
 from dmt.data.transforms import train_transform
 from dmt.data.voc import SegmentationDataset, check_root, read_image, read_mask, read_split, write_mask_png
 from dmt.errors import DMTError

@@ -7,20 +7,15 @@ disjoint pools of the 1,797 source images, so no handwriting sample is seen in b
 
 from __future__ import annotations
 
-import json
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
 from dmt.atomic import write_lines
+from dmt.data import prepared
 from dmt.data.registry import DIGITS_CLASSES
 from dmt.data.voc import write_mask_png
-from dmt.errors import DMTError
-
-MARKER = ".complete.json"
 TRAIN_SHARE = 0.7
 DIGIT_THRESHOLD = 0.4  # share of a digit's peak intensity above which a pixel belongs to it
 MIN_DIGITS, MAX_DIGITS = 2, 4
@@ -93,15 +88,9 @@ def prepare_digits(out_root, seed: int = 0, n_train: int = 1000, n_val: int = 30
 
     out_root = Path(out_root)
     params = {"seed": seed, "n_train": n_train, "n_val": n_val, "size": size}
-    marker = out_root / MARKER
-    if marker.is_file():
-        existing = json.loads(marker.read_text())
-        if existing["params"] != params:
-            raise DMTError(f"{out_root} holds digits prepared with {existing['params']}, not {params}; "
-                           f"remove it to prepare again")
-        return existing
-    if out_root.exists():
-        raise DMTError(f"{out_root} exists but is not a complete digits data set; remove it first")
+    done = prepared.existing(out_root, params, "digits")
+    if done is not None:
+        return done
 
     bunch = load_digits()
     digits, targets = bunch.images, bunch.target
@@ -110,11 +99,7 @@ def prepare_digits(out_root, seed: int = 0, n_train: int = 1000, n_val: int = 30
     cut = int(TRAIN_SHARE * len(digits))
     pools = {"train": np.sort(order[:cut]), "val": np.sort(order[cut:])}
 
-    out_root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_root.name}.", suffix=".tmp", dir=out_root.parent))
-    try:
-        for sub in ("JPEGImages", "SegmentationClass", "ImageSets/Segmentation"):
-            (tmp / sub).mkdir(parents=True)
+    with prepared.building(out_root) as tmp:
         pixels = np.zeros(len(DIGITS_CLASSES), dtype=np.int64)
         sources = {}
         for split, count in (("train", n_train), ("val", n_val)):
@@ -135,9 +120,5 @@ def prepare_digits(out_root, seed: int = 0, n_train: int = 1000, n_val: int = 30
             "class_pixel_share": dict(zip(DIGITS_CLASSES, (pixels / pixels.sum()).round(4).tolist())),
             "source_digits": sources,
         }
-        (tmp / MARKER).write_text(json.dumps(summary))
-        tmp.rename(out_root)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
+        prepared.finish(tmp, summary)
     return summary
