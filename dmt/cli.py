@@ -190,19 +190,20 @@ def cmd_pseudo(args) -> None:
 def cmd_evaluate(args) -> None:
     from dmt.atomic import write_json
     from dmt.data.registry import dataset_info
-    from dmt.evaluate import evaluate_segmentation
     from dmt.data.voc import read_split
+    from dmt.evaluate import evaluate_subsets
     from dmt.inference import pick_device
 
     device = pick_device(args.device)
     model, _ = _load_model(args.model, device)
-    names = dataset_info(args.dataset).class_names
+    subsets = {"val": read_split(args.data, args.val_split), "valtiny": _ids(args.valtiny)}
+    # valtiny is normally part of val: one pass over their union predicts each image once.
+    ids = list(dict.fromkeys(subsets["val"] + subsets["valtiny"]))
     result = {"model": str(args.model), "model_digest": _file_digest(args.model)}
-    val_ids = read_split(args.data, args.val_split)
-    for split, ids in (("val", val_ids), ("valtiny", _ids(args.valtiny))):
-        result[split] = evaluate_segmentation(model, _dataset(args, ids), device,
-                                              args.batch_size, args.pad_to, class_names=names,
-                                              amp=not args.no_amp)
+    result.update(evaluate_subsets(model, _dataset(args, ids), subsets, device, args.batch_size,
+                                   args.pad_to, class_names=dataset_info(args.dataset).class_names,
+                                   amp=not args.no_amp))
+    for split in subsets:
         log.info("%s mIoU %.4f on %s", split, result[split]["miou"], args.model)
     write_json(args.out, result)
 

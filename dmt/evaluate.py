@@ -73,18 +73,30 @@ def fine_grained_accuracy(probs, targets) -> float:
     return float(np.where(correct, p_true, 0.0).mean())
 
 
+def evaluate_subsets(model, dataset, subsets: dict[str, Sequence[str]], device, batch_size: int = 8,
+                     pad_to=(0, 0), class_names: Sequence[str] | None = None, amp: bool = True,
+                     progress: bool = True) -> dict:
+    """One summary per named id subset of ``dataset`` (e.g. val and valtiny), from a single
+    forward pass over it: an image in several subsets is predicted once."""
+    from dmt.inference import predict
+
+    members = {name: set(ids) for name, ids in subsets.items()}
+    matrices = {name: ConfusionMatrix(dataset.num_classes) for name in subsets}
+    for batch in predict(model, dataset, device, batch_size, pad_to, amp=amp,
+                         desc="evaluate" if progress else None):
+        for image_id, label, target in batch.labels():
+            for name, ids in members.items():
+                if image_id in ids:
+                    matrices[name].update(target, label)
+    return {name: cm.summary(class_names) for name, cm in matrices.items()}
+
+
 def evaluate_segmentation(model, dataset, device, batch_size: int = 8, pad_to=(0, 0),
                           class_names: Sequence[str] | None = None, amp: bool = True,
                           progress: bool = True) -> dict:
     """Confusion-matrix summary of ``model`` over ``dataset`` at the original image sizes."""
-    from dmt.inference import predict
-
-    cm = ConfusionMatrix(dataset.num_classes)
-    for batch in predict(model, dataset, device, batch_size, pad_to, amp=amp,
-                         desc="evaluate" if progress else None):
-        for _, label, target in batch.labels():
-            cm.update(target, label)
-    return cm.summary(class_names)
+    return evaluate_subsets(model, dataset, {"all": dataset.ids}, device, batch_size, pad_to,
+                            class_names, amp, progress)["all"]
 
 
 def _val_miou(metrics_path) -> tuple[float, float, dict]:

@@ -56,6 +56,7 @@ MinJobAge=300
 SchedulerType=sched/backfill
 SlurmctldTimeout=30
 SlurmdTimeout=30
+MessageTimeout=5
 NodeName=localhost CPUs={cpus} RealMemory={memory_mb} State=UNKNOWN
 PartitionName={PARTITION} Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 """
@@ -65,6 +66,7 @@ class LocalSlurm:
     def __init__(self, log_dir: Path):
         self.log_dir = Path(log_dir)
         self.procs: list[subprocess.Popen] = []
+        self.wrote_conf = False
 
     def _start(self, name: str, *cmd: str) -> None:
         log = open(self.log_dir / f"{name}.log", "w")
@@ -72,6 +74,7 @@ class LocalSlurm:
 
     def start(self, timeout: float = 60) -> None:
         CONF.parent.mkdir(parents=True, exist_ok=True)
+        self.wrote_conf = not CONF.exists()
         CONF.write_text(_config(os.cpu_count() or 1, 16000))
         for d in ("/var/spool/slurmctld", "/var/spool/slurmd", "/run/munge", "/var/log/munge",
                   "/var/lib/munge"):
@@ -104,3 +107,7 @@ class LocalSlurm:
                 p.kill()
                 p.wait()
         self.procs.clear()
+        # With a config but no controller, every SLURM client call (the executor plugin makes
+        # some when Snakemake starts) waits for a timeout; leave the machine as we found it.
+        if self.wrote_conf and CONF.exists():
+            CONF.unlink()

@@ -36,3 +36,37 @@ def test_accuracy_and_fine_grained_accuracy():
     assert accuracy(probs, targets) == 0.5
     # Correct rows count their true-class probability (0.7, 0.8), wrong rows 0.
     assert fine_grained_accuracy(probs, targets) == pytest.approx((0.7 + 0.8) / 4)
+
+
+def test_subsets_share_one_pass():
+    import torch
+    from torchvision import tv_tensors
+
+    from dmt.evaluate import evaluate_subsets
+
+    class Constant(torch.nn.Module):
+        calls = 0
+
+        def forward(self, images):
+            Constant.calls += len(images)
+            logits = torch.zeros(len(images), 2, *images.shape[-2:])
+            logits[:, 1] = 1  # predicts class 1 everywhere
+            return logits
+
+    class Data:
+        num_classes = 2
+        ids = ["a", "b"]
+
+        def __len__(self):
+            return 2
+
+        def __getitem__(self, i):
+            target = torch.full((2, 2), i, dtype=torch.int64)  # a: all 0, b: all 1
+            return {"image": tv_tensors.Image(torch.zeros(3, 2, 2, dtype=torch.uint8)),
+                    "target": tv_tensors.Mask(target), "id": self.ids[i]}
+
+    out = evaluate_subsets(Constant(), Data(), {"val": ["a", "b"], "valtiny": ["b"]},
+                           torch.device("cpu"), progress=False)
+    assert Constant.calls == 2  # each image predicted once
+    assert out["valtiny"]["miou"] == 1.0 and out["valtiny"]["excluded_classes"] == ["0"]
+    assert out["val"]["per_class_iou"] == {"0": 0.0, "1": 0.5}

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from slurm_local import PARTITION, LocalSlurm, unavailable_reason
-from test_workflow import REPO, SNAKEMAKE, TINY, write_config
+from test_workflow import REPO, SNAKEMAKE, TINY, wait_for_checkpoint, write_config
 
 REASON = unavailable_reason()
 pytestmark = pytest.mark.skipif(REASON is not None, reason=REASON or "")
@@ -72,10 +72,7 @@ def test_tiny_dag_through_slurm_and_scancel_resume(cluster, tmp_path, capsys):
     proc = subprocess.Popen([*SNAKEMAKE, "--directory", str(tmp_path), *SLURM,
                              "results/tiny/iter1/B/model.pt"], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
-    deadline = time.time() + 300
-    while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.1)
-    assert ckpt.exists(), "the SLURM job never reached its first checkpoint"
+    wait_for_checkpoint(ckpt, proc, 300)
     time.sleep(1)
     jobs = subprocess.run(["squeue", "-h", "-o", "%i %j"], capture_output=True, text=True).stdout
     job_ids = [line.split()[0] for line in jobs.splitlines() if line.strip()]

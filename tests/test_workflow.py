@@ -62,6 +62,14 @@ def planned(workdir: Path, *args: str) -> dict[str, int]:
     return counts
 
 
+def wait_for_checkpoint(ckpt: Path, proc: subprocess.Popen, timeout: float) -> None:
+    """Block until a training job has written its first checkpoint (while ``proc`` runs)."""
+    deadline = time.time() + timeout
+    while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    assert ckpt.exists(), "training never reached its first checkpoint"
+
+
 @pytest.fixture(scope="module")
 def done(tmp_path_factory) -> Path:
     workdir = tmp_path_factory.mktemp("wf")
@@ -135,10 +143,7 @@ def test_kill_mid_training_then_rerun_completes(done):
         proc = subprocess.Popen([*SNAKEMAKE, "--directory", str(done), "--cores", "1",
                                  "results/tiny/iter1/A/model.pt"], stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, start_new_session=True)
-        deadline = time.time() + 120
-        while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
-            time.sleep(0.02)
-        assert ckpt.exists(), "training never reached its first checkpoint"
+        wait_for_checkpoint(ckpt, proc, 120)
         time.sleep(0.5)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
