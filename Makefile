@@ -31,4 +31,4 @@ test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow
 
 clean-results:
-	rm -rf results resources .snakemake
+	rm -rf results resources logs .snakemake
