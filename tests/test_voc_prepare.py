@@ -2,47 +2,17 @@
 
 import numpy as np
 import pytest
-from PIL import Image
 from scipy.io import savemat
 
+from fixtures import MINI_VOC_SIZES as SIZES, make_mini_voc_sbd, mask_for
 from dmt.cli import main
-from dmt.data.voc import SegmentationDataset, read_mask, read_split, write_mask_png
+from dmt.data.voc import SegmentationDataset, read_mask, read_split
 from dmt.data.voc_prepare import prepare_voc
 from dmt.errors import DMTError
 
-SIZES = {"t1": (20, 30), "t2": (24, 18), "v1": (16, 16), "v2": (30, 22), "s1": (18, 26),
-         "s2": (22, 22), "s3": (25, 19)}
-
-
-def mask_for(image_id, h, w, border=True):
-    mask = np.zeros((h, w), np.uint8)
-    mask[h // 4: 3 * h // 4, w // 4: 3 * w // 4] = 1 + sum(map(ord, image_id)) % 20
-    if border:
-        mask[h // 4, w // 4: 3 * w // 4] = 255  # VOC marks object borders 255
-    return mask
-
-
 @pytest.fixture
 def roots(tmp_path):
-    rng = np.random.default_rng(0)
-    voc = tmp_path / "VOCdevkit" / "VOC2012"
-    sbd = tmp_path / "benchmark_RELEASE" / "dataset"
-    for d in (voc / "JPEGImages", voc / "SegmentationClass", voc / "ImageSets/Segmentation",
-              sbd / "cls", sbd / "img"):
-        d.mkdir(parents=True)
-    for image_id, (h, w) in SIZES.items():
-        folder = sbd / "img" if image_id == "s3" else voc / "JPEGImages"  # s3: SBD-only image
-        Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(folder / f"{image_id}.jpg")
-        if image_id[0] in "tv":
-            write_mask_png(voc / "SegmentationClass" / f"{image_id}.png", mask_for(image_id, h, w))
-        if image_id[0] == "s" or image_id in ("t1", "v1"):
-            savemat(sbd / "cls" / f"{image_id}.mat",
-                    {"GTcls": {"Segmentation": mask_for(image_id, h, w, border=False),
-                               "Boundaries": np.zeros((1, 1)), "CategoriesPresent": np.ones(1)}})
-    (voc / "ImageSets/Segmentation/train.txt").write_text("t1\nt2\n")
-    (voc / "ImageSets/Segmentation/val.txt").write_text("v1\nv2\n")
-    (sbd / "train.txt").write_text("s1\ns2\nv1\n")
-    (sbd / "val.txt").write_text("s3\nt1\n")
+    voc, sbd = make_mini_voc_sbd(tmp_path)
     return tmp_path, tmp_path, voc, sbd
 
 

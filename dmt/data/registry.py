@@ -10,12 +10,23 @@ VOC_CLASSES = (
     "train", "tvmonitor",
 )
 DIGITS_CLASSES = ("background",) + tuple(str(d) for d in range(10))
+CITYSCAPES_CLASSES = (
+    "road", "sidewalk", "building", "wall", "fence", "pole", "traffic light", "traffic sign",
+    "vegetation", "terrain", "sky", "person", "rider", "car", "truck", "bus", "train", "motorcycle",
+    "bicycle",
+)
 
 
 @dataclass(frozen=True)
 class DatasetInfo:
     name: str
     class_names: tuple[str, ...]
+    # ImageSets/Segmentation list that the labeled / unlabeled split partitions.
+    train_split: str = "train"
+    # Prepared images: JPEG where the source is JPEG, lossless PNG where it is PNG (Cityscapes).
+    image_ext: str = ".jpg"
+    # Images in the whole train list (the paper's denominators: 1/20 of 10,582, 1/8 of 2,975).
+    train_size: int | None = None
 
     @property
     def num_classes(self) -> int:
@@ -24,7 +35,8 @@ class DatasetInfo:
 
 DATASETS = {
     "digits": DatasetInfo("digits", DIGITS_CLASSES),
-    "voc": DatasetInfo("voc", VOC_CLASSES),
+    "voc": DatasetInfo("voc", VOC_CLASSES, train_split="train_aug", train_size=10582),
+    "cityscapes": DatasetInfo("cityscapes", CITYSCAPES_CLASSES, image_ext=".png", train_size=2975),
 }
 
 

@@ -1,6 +1,6 @@
 """Readers of PASCAL VOC's on-disk layout, shared by real VOC and the embedded digits set.
 
-    root/JPEGImages/{id}.jpg
+    root/JPEGImages/{id}.jpg                 (.png for data sets stored losslessly: Cityscapes)
     root/SegmentationClass/{id}.png          palette PNG: pixel values are class ids, 255 ignore
     root/ImageSets/Segmentation/{split}.txt  one id per line
 """
@@ -111,8 +111,9 @@ class SegmentationDataset(torch.utils.data.Dataset):
     """
 
     def __init__(self, root, ids, num_classes: int, transform=None, with_masks: bool = True,
-                 pseudo=None):
+                 pseudo=None, image_ext: str = ".jpg"):
         self.root = check_root(root)
+        self.image_ext = image_ext
         self.ids = list(ids)
         self.num_classes = num_classes
         self.transform = transform
@@ -125,7 +126,7 @@ class SegmentationDataset(torch.utils.data.Dataset):
                            f"(no JPEGImages/ or SegmentationClass/ file), first: {missing[:5]}")
 
     def _image_path(self, image_id: str) -> Path:
-        return self.root / "JPEGImages" / f"{image_id}.jpg"
+        return self.root / "JPEGImages" / f"{image_id}{self.image_ext}"
 
     def _mask_path(self, image_id: str) -> Path:
         return self.root / "SegmentationClass" / f"{image_id}.png"

@@ -1,0 +1,127 @@
+"""Builders of miniature data sets in their real on-disk formats, shared by several tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+# split -> city -> (sequence, frame) of each image; names as in the real archives.
+MINI_CITYSCAPES = {
+    "train": {"aachen": [(0, 19), (1, 19), (2, 19)], "bochum": [(0, 313), (0, 1097)]},
+    "val": {"frankfurt": [(0, 294), (1, 4327)]},
+}
+
+
+def mini_cityscapes_ids(split: str) -> list[str]:
+    """The image ids (file stems without ``_leftImg8bit``) of a split of make_mini_cityscapes."""
+    return sorted(f"{city}_{seq:06d}_{frame:06d}" for city, frames in MINI_CITYSCAPES[split].items()
+                  for seq, frame in frames)
+
+
+def make_mini_cityscapes(root: Path, rng_seed: int = 0, size: tuple[int, int] = (16, 32)) -> Path:
+    """A miniature Cityscapes under ``root`` (which is returned): leftImg8bit/ and gtFine/ for
+    train (2 cities) and val (1 city), images ``size`` (height, width) RGB PNGs, labelIds 8-bit
+    greyscale PNGs drawn from all ids 0-33 (mapped and ignored ones), plus the gtFine colour,
+    instanceIds and polygons files that sit beside them in the real data set."""
+    root = Path(root)
+    rng = np.random.default_rng(rng_seed)
+    for split, cities in MINI_CITYSCAPES.items():
+        for city, frames in cities.items():
+            images, labels = root / "leftImg8bit" / split / city, root / "gtFine" / split / city
+            images.mkdir(parents=True, exist_ok=True)
+            labels.mkdir(parents=True, exist_ok=True)
+            for seq, frame in frames:
+                stem = f"{city}_{seq:06d}_{frame:06d}"
+                image = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
+                Image.fromarray(image).save(images / f"{stem}_leftImg8bit.png")
+                label_ids = rng.integers(0, 34, size, dtype=np.uint8)
+                Image.fromarray(label_ids).save(labels / f"{stem}_gtFine_labelIds.png")
+                colour = rng.integers(0, 256, (*size, 4), dtype=np.uint8)
+                Image.fromarray(colour).save(labels / f"{stem}_gtFine_color.png")
+                instances = label_ids.astype(np.uint16) * 1000  # 16-bit, as in the real files
+                Image.fromarray(instances).save(labels / f"{stem}_gtFine_instanceIds.png")
+                (labels / f"{stem}_gtFine_polygons.json").write_text(
+                    json.dumps({"imgHeight": size[0], "imgWidth": size[1], "objects": []}))
+    return root
+
+
+# id -> (height, width) of the miniature VOC 2012 + SBD: t* VOC train, v* VOC val, s* SBD only.
+MINI_VOC_SIZES = {"t1": (20, 30), "t2": (24, 18), "v1": (16, 16), "v2": (30, 22), "s1": (18, 26),
+                  "s2": (22, 22), "s3": (25, 19)}
+
+
+def mask_for(image_id: str, h: int, w: int, border: bool = True) -> np.ndarray:
+    """A centred box of a class derived from the id; VOC-style 255 borders if ``border``."""
+    mask = np.zeros((h, w), np.uint8)
+    mask[h // 4: 3 * h // 4, w // 4: 3 * w // 4] = 1 + sum(map(ord, image_id)) % 20
+    if border:
+        mask[h // 4, w // 4: 3 * w // 4] = 255  # VOC marks object borders 255
+    return mask
+
+
+def make_mini_voc_sbd(root: Path, sizes: dict[str, tuple[int, int]] = MINI_VOC_SIZES,
+                      rng_seed: int = 0) -> tuple[Path, Path]:
+    """VOCdevkit/VOC2012 (JPEGs, palette PNG masks, ImageSets) and benchmark_RELEASE/dataset
+    (img/, cls/*.mat GTcls structs, train.txt, val.txt) under ``root``; returns both folders.
+
+    Ids starting with t are VOC train, v VOC val, anything else SBD; every third SBD id has its
+    image only in SBD's img/. t1 and v1 are also in SBD (v1 in SBD train: it must not leak)."""
+    from scipy.io import savemat
+
+    from dmt.data.voc import write_mask_png
+
+    rng = np.random.default_rng(rng_seed)
+    voc = Path(root) / "VOCdevkit" / "VOC2012"
+    sbd = Path(root) / "benchmark_RELEASE" / "dataset"
+    for d in (voc / "JPEGImages", voc / "SegmentationClass", voc / "ImageSets/Segmentation",
+              sbd / "cls", sbd / "img"):
+        d.mkdir(parents=True, exist_ok=True)
+    sbd_ids = [i for i in sizes if i[0] not in "tv"]
+    for image_id, (h, w) in sizes.items():
+        sbd_only_image = image_id in sbd_ids[2::3]
+        folder = sbd / "img" if sbd_only_image else voc / "JPEGImages"
+        Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(folder / f"{image_id}.jpg")
+        if image_id[0] in "tv":
+            write_mask_png(voc / "SegmentationClass" / f"{image_id}.png", mask_for(image_id, h, w))
+        if image_id[0] not in "tv" or image_id in ("t1", "v1"):
+            savemat(sbd / "cls" / f"{image_id}.mat",
+                    {"GTcls": {"Segmentation": mask_for(image_id, h, w, border=False),
+                               "Boundaries": np.zeros((1, 1)), "CategoriesPresent": np.ones(1)}})
+    lines = lambda ids: "".join(f"{i}\n" for i in ids)  # noqa: E731
+    (voc / "ImageSets/Segmentation/train.txt").write_text(lines(i for i in sizes if i[0] == "t"))
+    (voc / "ImageSets/Segmentation/val.txt").write_text(lines(i for i in sizes if i[0] == "v"))
+    cut = (len(sbd_ids) + 1) // 2
+    (sbd / "train.txt").write_text(lines(sbd_ids[:cut] + (["v1"] if "v1" in sizes else [])))
+    (sbd / "val.txt").write_text(lines(sbd_ids[cut:] + (["t1"] if "t1" in sizes else [])))
+    return voc, sbd
+
+
+def make_caffe_coco_checkpoint(path: Path, num_classes: int = 21, seed: int = 0,
+                               prefix: str = "Scale.") -> dict:
+    """A checkpoint shaped like the Caffe-converted COCO DeepLab-v2 (random values): ResNet-101
+    keys without num_batches_tracked, optionally prefixed, and layer5.conv2d_list.{0-3} heads."""
+    import torch
+    from torchvision.models import resnet101
+
+    torch.manual_seed(seed)
+    state = {f"{prefix}{k}": v for k, v in resnet101().state_dict().items()
+             if not k.startswith("fc.") and not k.endswith("num_batches_tracked")}
+    for k in range(4):
+        state[f"{prefix}layer5.conv2d_list.{k}.weight"] = torch.randn(num_classes, 2048, 3, 3) * 0.01
+        state[f"{prefix}layer5.conv2d_list.{k}.bias"] = torch.randn(num_classes)
+    torch.save(state, path)
+    return state
+
+
+def make_imagenet_state_dict(path: Path, seed: int = 0) -> dict:
+    """A torchvision resnet101 state dict (random values) where the ImageNet one would be."""
+    import torch
+    from torchvision.models import resnet101
+
+    torch.manual_seed(seed)
+    state = resnet101().state_dict()
+    torch.save(state, path)
+    return state
