@@ -5,9 +5,11 @@ import torch
 from torchvision.models import resnet101
 
 from dmt.errors import DMTError
-from dmt.models import build_model
-from dmt.models.deeplab_v2 import ASPP_RATES, Normalize
+from dmt.cli import main
+from dmt.models import build_model, model_meta, rebuild
+from dmt.models.deeplab_v2 import ASPP_RATES, Normalize, convert_coco
 from dmt.train import TrainSpec, train
+from fixtures import make_caffe_coco_checkpoint
 from test_train import Toy
 
 
@@ -49,6 +51,56 @@ def test_imagenet_backbone_from_a_local_state_dict(tmp_path):
         build_model("deeplab_v2", 3, seed=0, weights=f"imagenet:{tmp_path / 'none.pth'}")
     with pytest.raises(ValueError, match="use 'scratch'"):
         build_model("small_deeplab", 3, seed=0, weights=f"imagenet:{tmp_path / 'r101.pth'}")
+
+
+@pytest.fixture(scope="module")
+def coco(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("coco")
+    original = make_caffe_coco_checkpoint(folder / "resnet101COCO.pth")
+    assert main(["convert-coco", "--checkpoint", str(folder / "resnet101COCO.pth"),
+                 "--out", str(folder / "coco.pt")]) == 0
+    return original, folder
+
+
+def test_coco_init_maps_every_caffe_weight_and_follows_caffe_conventions(coco):
+    original, folder = coco
+    voc = build_model("deeplab_v2", 21, seed=0, weights=f"coco:{folder / 'coco.pt'}")
+    torch.testing.assert_close(voc.backbone[0].weight, original["Scale.conv1.weight"])
+    torch.testing.assert_close(voc.backbone[6][22].bn3.running_var, original["Scale.layer3.22.bn3.running_var"])
+    torch.testing.assert_close(voc.backbone[5][0].downsample[0].weight,
+                               original["Scale.layer2.0.downsample.0.weight"])
+    for k in range(4):  # 21-class COCO head kept for VOC
+        torch.testing.assert_close(voc.aspp[k].bias, original[f"Scale.layer5.conv2d_list.{k}.bias"])
+    # Caffe ResNet strides in the first 1x1 of layer2; torchvision (imagenet) in the 3x3.
+    assert voc.backbone[5][0].conv1.stride == (2, 2) and voc.backbone[5][0].conv2.stride == (1, 1)
+    imagenet = build_model("deeplab_v2", 21, seed=0)
+    assert imagenet.backbone[5][0].conv1.stride == (1, 1) and imagenet.backbone[5][0].conv2.stride == (2, 2)
+    assert voc.normalize.bgr and not imagenet.normalize.bgr
+    # Cityscapes: 19 classes, backbone from COCO, head drawn from the seed.
+    city = build_model("deeplab_v2", 19, seed=0, weights=f"coco:{folder / 'coco.pt'}")
+    torch.testing.assert_close(city.backbone[0].weight, original["Scale.conv1.weight"])
+    assert city.aspp[0].weight.shape[0] == 19
+
+
+def test_a_saved_coco_model_rebuilds_with_its_conventions(coco):
+    _, folder = coco
+    meta = model_meta("deeplab_v2", 19, f"coco:{folder / 'coco.pt'}")
+    assert meta == {"model": "deeplab_v2", "num_classes": 19, "init": "coco"}
+    model = rebuild(meta)
+    assert model.normalize.bgr and model.backbone[5][0].conv1.stride == (2, 2)
+
+
+def test_convert_coco_rejects_other_checkpoints(coco, tmp_path):
+    original, folder = coco
+    partial = {k: v for k, v in original.items() if "layer4.2" not in k}
+    torch.save(partial, tmp_path / "partial.pth")
+    with pytest.raises(DMTError, match=r"weights missing \(e.g. \['backbone.7.2"):
+        convert_coco(tmp_path / "partial.pth", tmp_path / "out.pt")
+    with pytest.raises(DMTError, match="not a converted COCO checkpoint"):
+        build_model("deeplab_v2", 21, seed=0, weights=f"coco:{folder / 'resnet101COCO.pth'}")
+    with pytest.raises(DMTError, match="do not exist"):
+        convert_coco(tmp_path / "none.pth", tmp_path / "out.pt")
+    assert not (tmp_path / "out.pt").exists()
 
 
 def test_deeplab_v2_trains_a_step_on_cpu(tmp_path):

@@ -10,24 +10,53 @@ from dmt.models.deeplab_v2 import DeepLabV2
 from dmt.models.small import SmallDeepLab
 
 MODELS = {"small_deeplab": SmallDeepLab, "deeplab_v2": DeepLabV2}
+# Pretrained inits each model accepts, beside "scratch".
+PRETRAINED = {"deeplab_v2": ("imagenet", "coco")}
+
+
+def parse_weights(name: str, weights: str) -> tuple[str, str]:
+    """``scratch`` or ``KIND:/path`` -> (kind, path); checked against what ``name`` accepts."""
+    kind, _, path = weights.partition(":")
+    accepted = PRETRAINED.get(name, ())
+    if kind == "scratch" and not path:
+        return kind, ""
+    if kind not in accepted or not path:
+        hint = "".join(f" or '{k}:/path/to/weights'" for k in accepted)
+        raise ValueError(f"weights {weights!r} for model {name!r}: use 'scratch'{hint}")
+    return kind, path
+
+
+def _construct(name: str, num_classes: int, init: str) -> torch.nn.Module:
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; known: {', '.join(sorted(MODELS))}")
+    return MODELS[name](num_classes, init=init) if name in PRETRAINED else MODELS[name](num_classes)
 
 
 def build_model(name: str, num_classes: int, seed: int, weights: str = "scratch") -> torch.nn.Module:
     """Build ``name`` with its parameters drawn from ``seed`` (different seeds -> different inits).
 
-    ``weights``: ``scratch``, or for deeplab_v2 ``imagenet:/path/to/resnet101_state_dict.pth``
-    (a local torchvision ResNet-101 state dict; nothing is downloaded).
+    ``weights``: ``scratch``; for deeplab_v2 also ``imagenet:/path/to/resnet101_state_dict.pth``
+    (a local torchvision ResNet-101 state dict) or ``coco:/path/to/converted.pt`` (written by
+    ``python -m dmt convert-coco``). Nothing is downloaded.
     """
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; known: {', '.join(sorted(MODELS))}")
-    kind, _, path = weights.partition(":")
-    if kind not in ("scratch", "imagenet") or (kind == "imagenet") != bool(path) \
-            or (kind == "imagenet" and name != "deeplab_v2"):
-        raise ValueError(f"weights {weights!r} for model {name!r}: use 'scratch'"
-                         + (" or 'imagenet:/path/to/resnet101.pth'" if name == "deeplab_v2" else ""))
+    kind, path = parse_weights(name, weights)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = MODELS[name](num_classes)
+        model = _construct(name, num_classes, kind)
     if kind == "imagenet":
         model.load_imagenet_backbone(path)
+    elif kind == "coco":
+        model.load_coco(path)
     return model
+
+
+def model_meta(name: str, num_classes: int, weights: str) -> dict:
+    """What a saved model records so that ``rebuild`` makes the same architecture."""
+    return {"model": name, "num_classes": num_classes, "init": parse_weights(name, weights)[0]}
+
+
+def rebuild(meta: dict) -> torch.nn.Module:
+    """The architecture a checkpoint's ``meta`` describes (weights to be loaded by the caller)."""
+    return _construct(meta["model"], meta["num_classes"], meta.get("init", "scratch"))
