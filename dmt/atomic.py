@@ -30,6 +30,16 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
             tmp_path.unlink()
 
 
+def remove_stale_temps(path: str | os.PathLike) -> list[Path]:
+    """Delete temporaries that ``atomic_path(path)`` left behind when its process was killed
+    (SIGKILL skips every cleanup); call only from the one job that owns ``path``."""
+    path = Path(path)
+    stale = list(path.parent.glob(f".{path.name}.*.tmp")) if path.parent.is_dir() else []
+    for tmp in stale:
+        tmp.unlink(missing_ok=True)
+    return stale
+
+
 def write_text(path: str | os.PathLike, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)

@@ -24,7 +24,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from dmt.atomic import torch_save
+from dmt.atomic import remove_stale_temps, torch_save
 from dmt.errors import DMTError
 from dmt.inference import autocast
 from dmt.losses import VARIANTS, dynamic_loss
@@ -180,6 +180,8 @@ def train(model: torch.nn.Module, spec: TrainSpec, labeled, out_path, *, pseudo=
     name, classes, ...) is stored with the weights so that later stages can rebuild the model.
     """
     device = device or torch.device("cpu")
+    for stale in remove_stale_temps(out_path):  # covers .model.pt.ckpt.*.tmp too
+        log.info("removed %s, left by a killed run", stale)
     model.to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
