@@ -47,20 +47,20 @@ def _dataset(args, ids, *, train_crop=None, scale_range=(0.5, 1.5), pseudo=None,
     info = dataset_info(args.dataset)
     transform = train_transform(tuple(train_crop), tuple(scale_range)) if train_crop else None
     return SegmentationDataset(args.data, ids, info.num_classes, transform=transform,
-                               with_masks=with_masks, pseudo=pseudo)
+                               with_masks=with_masks, pseudo=pseudo, image_ext=info.image_ext)
 
 
 def _load_model(path, device):
     import torch
 
-    from dmt.models import build_model
+    from dmt.models import rebuild
 
     if not Path(path).is_file():
         raise DMTError(f"model file {path} does not exist")
     try:
         saved = torch.load(path, map_location="cpu", weights_only=False)
         meta = saved["meta"]
-        model = build_model(meta["model"], meta["num_classes"], seed=0)
+        model = rebuild(meta)
         model.load_state_dict(saved["model"])
     except (KeyError, RuntimeError, EOFError, OSError) as e:
         raise DMTError(f"{path} is not a readable dmt model checkpoint ({e})") from e
@@ -71,6 +71,15 @@ def _load_model(path, device):
 
 
 def cmd_prepare(args) -> None:
+    if args.dataset == "cityscapes":
+        from dmt.data.cityscapes_prepare import prepare_cityscapes
+
+        if not args.cityscapes_root:
+            raise DMTError("prepare cityscapes needs --config cityscapes_root=/path/to/cityscapes "
+                           "(the folder holding leftImg8bit/ and gtFine/), or --cityscapes-root")
+        summary = prepare_cityscapes(args.cityscapes_root, args.out)
+        log.info("Cityscapes prepared in %s: %s", args.out, json.dumps(summary["counts"]))
+        return
     if args.dataset == "voc":
         from dmt.data.voc_prepare import prepare_voc
 
@@ -93,8 +102,15 @@ def cmd_split(args) -> None:
 
     check_root(args.data)
     labeled = int(args.labeled) if args.labeled.isdigit() else args.labeled
-    split = make_split(read_split(args.data, args.train_split), read_split(args.data, args.val_split),
-                       labeled, args.valtiny, args.seed)
+    fixed = None
+    if args.labeled_list:
+        name = args.labeled_list.removeprefix("data:")
+        fixed = read_split(args.data, name) if name != args.labeled_list else _ids(args.labeled_list)
+    try:
+        split = make_split(read_split(args.data, args.train_split), read_split(args.data, args.val_split),
+                           labeled, args.valtiny, args.seed, labeled_ids=fixed)
+    except ValueError as e:
+        raise DMTError(f"cannot split {args.data}: {e}") from e
     out = Path(args.out_dir)
     for name in ("labeled", "unlabeled", "valtiny"):
         write_lines(out / f"{name}.txt", getattr(split, name))
@@ -117,7 +133,7 @@ def cmd_train(args) -> None:
 
     from dmt.data.registry import dataset_info
     from dmt.inference import pick_device
-    from dmt.models import build_model
+    from dmt.models import build_model, model_meta
     from dmt.pseudo import PseudoLabelStore
     from dmt.train import TrainSpec, train
 
@@ -145,9 +161,12 @@ def cmd_train(args) -> None:
         model, meta = _load_model(args.init_from, device)
         fingerprint.append(_file_digest(args.init_from))
     else:
-        meta = {"model": model_cfg["name"], "num_classes": info.num_classes, "dataset": args.dataset}
-        model = build_model(meta["model"], info.num_classes, seed=model_cfg["seed"],
-                            weights=model_cfg.get("weights", "scratch"))
+        weights = model_cfg.get("weights", "scratch")
+        try:
+            meta = {**model_meta(model_cfg["name"], info.num_classes, weights), "dataset": args.dataset}
+            model = build_model(meta["model"], info.num_classes, seed=model_cfg["seed"], weights=weights)
+        except ValueError as e:
+            raise DMTError(f"bad --spec model: {e}") from e
 
     on_epoch_end = None
     if args.valtiny:
@@ -208,6 +227,14 @@ def cmd_evaluate(args) -> None:
     write_json(args.out, result)
 
 
+def cmd_convert_coco(args) -> None:
+    from dmt.models.deeplab_v2 import convert_coco
+
+    summary = convert_coco(args.checkpoint, args.out)
+    log.info("converted %d tensors (head of %s classes) -> %s", summary["tensors"],
+             summary["head_classes"], args.out)
+
+
 def cmd_final(args) -> None:
     from dmt.atomic import write_json
     from dmt.evaluate import select_final
@@ -219,7 +246,7 @@ def cmd_final(args) -> None:
 
 
 def _data_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", required=True, help="data set name (digits, voc)")
+    p.add_argument("--dataset", required=True, help="data set name (digits, voc, cityscapes)")
     p.add_argument("--data", required=True, help="root folder in PASCAL VOC layout")
 
 
@@ -241,13 +268,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
 
     p = sub.add_parser("prepare", help="prepare a data set in PASCAL VOC layout")
-    p.add_argument("dataset", choices=["digits", "voc"])
+    p.add_argument("dataset", choices=["digits", "voc", "cityscapes"])
     p.add_argument("--out", required=True)
     p.add_argument("--seed", type=int, default=0, help="digits: composition seed")
     p.add_argument("--n-train", type=int, default=1000, help="digits: train canvases")
     p.add_argument("--n-val", type=int, default=300, help="digits: val canvases")
     p.add_argument("--voc-root", help="voc: folder holding VOC2012/JPEGImages (e.g. VOCdevkit)")
     p.add_argument("--sbd-root", help="voc: folder holding benchmark_RELEASE/dataset/cls/*.mat")
+    p.add_argument("--cityscapes-root", help="cityscapes: folder holding leftImg8bit/ and gtFine/")
     p.set_defaults(func=cmd_prepare)
 
     p = sub.add_parser("split", help="seeded labeled / unlabeled / valtiny id lists")
@@ -255,7 +283,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labeled", required=True, help="ratio like 1/20 or a count like 100")
     p.add_argument("--valtiny", type=int, required=True, help="number of val ids for model selection")
     p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--train-split", default="train")
+    p.add_argument("--train-split", default="train", help="list the labeled/unlabeled split partitions")
+    p.add_argument("--labeled-list", help="fixed labeled ids: a file, or data:NAME for the data's "
+                   "ImageSets/Segmentation/NAME.txt (data:train is VOC's 1,464 for Table 5)")
     p.add_argument("--val-split", default="val")
     p.add_argument("--out-dir", required=True)
     p.set_defaults(func=cmd_split)
@@ -306,6 +336,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--valtiny", required=True, help="id list for model selection")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("convert-coco", help="map the Caffe-converted COCO DeepLab-v2 weights to deeplab_v2")
+    p.add_argument("--checkpoint", required=True, help="e.g. resnet101COCO-41f33a49.pth (local file)")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_convert_coco)
 
     p = sub.add_parser("final", help="select the final model on valtiny, report val")
     p.add_argument("--results", required=True, help="results/{exp}")

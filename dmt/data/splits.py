@@ -38,9 +38,11 @@ def labeled_count(total: int, labeled: str | int | float) -> int:
 
 
 def make_split(train_ids: Sequence[str], val_ids: Sequence[str], labeled: str | int | float,
-               valtiny: int, seed: int) -> Split:
+               valtiny: int, seed: int, labeled_ids: Sequence[str] | None = None) -> Split:
     """Seeded split: labeled and unlabeled partition ``train_ids``; valtiny is drawn from ``val_ids``.
 
+    ``labeled_ids`` fixes the labeled part instead of drawing it (VOC's 1,464 ``train`` ids of
+    Table 5, or another study's published list); ``labeled`` must then be its size.
     Lists keep the data set's order within each part, so the files diff cleanly across seeds.
     """
     train_ids = list(train_ids)
@@ -52,7 +54,15 @@ def make_split(train_ids: Sequence[str], val_ids: Sequence[str], labeled: str | 
     if not 0 < valtiny <= len(val_ids):
         raise ValueError(f"valtiny of {valtiny} asked of {len(val_ids)} val ids")
     rng = random.Random(seed)
-    chosen = set(rng.sample(train_ids, n))
+    if labeled_ids is None:
+        chosen = set(rng.sample(train_ids, n))
+    else:
+        chosen = set(labeled_ids)
+        absent = [i for i in labeled_ids if i not in set(train_ids)]
+        if absent:
+            raise ValueError(f"{len(absent)} labeled ids are not in the train list, first: {absent[:5]}")
+        if len(chosen) != n:
+            raise ValueError(f"the labeled list has {len(chosen)} ids but the split asks for {n}")
     tiny = set(rng.sample(val_ids, valtiny))
     return Split(
         labeled=[i for i in train_ids if i in chosen],

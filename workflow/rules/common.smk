@@ -12,6 +12,7 @@ from snakemake.settings.types import DeploymentMethod
 from snakemake.utils import validate
 
 import dmt
+from dmt.data.registry import dataset_info
 
 
 configfile: "config/config.yaml"
@@ -31,7 +32,16 @@ DMT_VERSION = dmt.__version__
 if DeploymentMethod.CONDA not in workflow.deployment_settings.deployment_method:
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
 CONDA_ENV = "../envs/dmt.yaml"
-DATASET_SIZES = {"voc": 10582}
+# Local files the pipeline reads but cannot make: config key -> what it is, for error messages.
+RAW_INPUTS = {
+    "voc_root": "the folder holding VOC2012/JPEGImages (e.g. .../VOCdevkit)",
+    "sbd_root": "the folder holding benchmark_RELEASE/dataset/cls/*.mat",
+    "cityscapes_root": "the folder holding leftImg8bit/ and gtFine/",
+    "coco_checkpoint": "the Caffe-converted COCO DeepLab-v2 weights (e.g. resnet101COCO-41f33a49.pth)",
+    "imagenet_checkpoint": "a torchvision resnet101 ImageNet state dict (e.g. resnet101-63fe2227.pth)",
+}
+DATASET_INPUTS = {"digits": [], "voc": ["voc_root", "sbd_root"], "cityscapes": ["cityscapes_root"]}
+COCO_WEIGHTS = "resources/weights/deeplab_v2_coco.pt"
 
 
 def _merge(base, override):
@@ -66,20 +76,57 @@ def iterations(exp):
     return len(EXPERIMENTS[exp]["dmt"]["alphas"])
 
 
+def raw_input(key, needed_by):
+    """A local path from config (checked to exist), or a clear error naming the key to set."""
+    path = config.get(key)
+    if not path:
+        raise ValueError(f"{needed_by} needs {RAW_INPUTS[key]}: set it with --config {key}=/path "
+                         f"(or `{key}:` in config/config.yaml)")
+    if not os.path.exists(path):
+        raise ValueError(f"{key}={path} (needed by {needed_by}) does not exist; expected {RAW_INPUTS[key]}")
+    return path
+
+
 def data_root(exp):
+    """The prepared data folder (VOC layout) of an experiment; made by a prepare_* rule."""
+    return f"resources/data/{EXPERIMENTS[exp]['dataset']}"
+
+
+def has_raw_inputs(exp):
     e = EXPERIMENTS[exp]
-    if e["dataset"] == "digits":
-        return "resources/data/digits"
-    root = config.get(f"{e['dataset']}_root")
-    if not root:
-        raise ValueError(f"experiment {exp!r} needs --config {e['dataset']}_root=/path/to/prepared/data")
-    return root
+    keys = DATASET_INPUTS[e["dataset"]] + [f"{w}_checkpoint" for w in e["weights"] if w in ("coco", "imagenet")]
+    return all(config.get(k) for k in keys)
+
+
+def resolve_weights(weights, exp):
+    """Config's short names -> what `dmt train` takes: coco -> the converted file, imagenet -> the
+    user's state dict; scratch and explicit KIND:/path stay as they are."""
+    if weights == "coco":
+        return f"coco:{COCO_WEIGHTS}"
+    if weights == "imagenet":
+        return f"imagenet:{raw_input('imagenet_checkpoint', f'experiment {exp} (weights: imagenet)')}"
+    return weights
+
+
+def weights_files(wildcards, which=None):
+    """Files a training job's init reads, as inputs (so new weights rerun the job)."""
+    e = E(wildcards)
+    picks = e["weights"] if which is None else [e["weights"][which]]
+    resolved = [resolve_weights(w, wildcards.exp) for w in picks]
+    return [r.partition(":")[2] for r in resolved if ":" in r]
+
+
+def labeled_list_file(wildcards):
+    """An experiment's fixed labeled list when it is a file of the user's (an input, so editing it
+    reruns the split); `data:NAME` lists live in the prepared data and are passed as a param."""
+    value = E(wildcards).get("labeled_list") or ""
+    return [] if not value or value.startswith("data:") else value
 
 
 def labeled_ratio(e):
     if isinstance(e["labeled"], str):
         return Fraction(e["labeled"])
-    total = config["digits"]["n_train"] if e["dataset"] == "digits" else DATASET_SIZES[e["dataset"]]
+    total = config["digits"]["n_train"] if e["dataset"] == "digits" else dataset_info(e["dataset"]).train_size
     return Fraction(e["labeled"], total)
 
 
@@ -88,20 +135,20 @@ def baseline_epochs(e):
     return max(1, round(math.sqrt(1 / labeled_ratio(e)) * e["baseline"]["oracle_epochs"]))
 
 
-def _common_spec(e, m):
+def _common_spec(e, m, exp):
     return {
         "crop_size": e["crop_size"], "scale_range": e["scale_range"], "optimizer": e["optimizer"],
         "momentum": e["momentum"], "weight_decay": e["weight_decay"], "head_lr_mult": e["head_lr_mult"],
         "amp": e["amp"],
         "model": {"name": e["model"], "seed": e["model_seeds"][model_index(m)],
-                  "weights": e["weights"][model_index(m)]},
+                  "weights": resolve_weights(e["weights"][model_index(m)], exp)},
     }
 
 
 def baseline_spec(wildcards):
     e = E(wildcards)
     b = e["baseline"]
-    spec = _common_spec(e, wildcards.m)
+    spec = _common_spec(e, wildcards.m, wildcards.exp)
     spec.update(epochs=baseline_epochs(e), lr=b["lr"], batch_size=b["batch_size"],
                 seed=e["model_seeds"][model_index(wildcards.m)], loss_variant="ce")
     return json.dumps(spec, sort_keys=True)
@@ -111,7 +158,7 @@ def oracle_spec(wildcards):
     """Fully supervised reference: every train id labeled, N (oracle_epochs) epochs."""
     e = E(wildcards)
     b = e["baseline"]
-    spec = _common_spec(e, "A")
+    spec = _common_spec(e, "A", wildcards.exp)
     spec.update(epochs=round(b["oracle_epochs"]), lr=b["lr"], batch_size=b["batch_size"],
                 seed=e["model_seeds"][0], loss_variant="ce")
     return json.dumps(spec, sort_keys=True)
@@ -120,7 +167,7 @@ def oracle_spec(wildcards):
 def finetune_spec(wildcards):
     e = E(wildcards)
     d = e["dmt"]
-    spec = _common_spec(e, wildcards.m)
+    spec = _common_spec(e, wildcards.m, wildcards.exp)
     # A fresh data order per iteration and model.
     seed = 1000 * int(wildcards.i) + e["model_seeds"][model_index(wildcards.m)]
     spec.update(epochs=d["epochs"], lr=d["lr"], batch_size=d["batch_size"], seed=seed,

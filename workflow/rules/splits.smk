@@ -1,6 +1,7 @@
 rule split:
     input:
         data=lambda w: data_root(w.exp),
+        labeled_list=labeled_list_file,
     output:
         labeled=split_file("{exp}", "labeled"),
         unlabeled=split_file("{exp}", "unlabeled"),
@@ -9,6 +10,8 @@ rule split:
         labeled=lambda w: E(w)["labeled"],
         seed=lambda w: E(w)["split_seed"],
         valtiny=lambda w: E(w)["valtiny"],
+        train_split=lambda w: dataset_info(E(w)["dataset"]).train_split,
+        fixed=lambda w: f"--labeled-list {E(w)['labeled_list']}" if E(w).get("labeled_list") else "",
     log:
         "logs/{exp}/split.log",
     benchmark:
@@ -17,7 +20,8 @@ rule split:
         CONDA_ENV
     shell:
         "python -m dmt split --data {input.data} --labeled {params.labeled} --valtiny {params.valtiny} "
-        "--seed {params.seed} --out-dir $(dirname {output.labeled}) > {log} 2>&1"
+        "--seed {params.seed} --train-split {params.train_split} {params.fixed} "
+        "--out-dir $(dirname {output.labeled}) > {log} 2>&1"
 
 
 rule dms:

@@ -5,6 +5,7 @@ rule baseline:
         data=lambda w: data_root(w.exp),
         labeled=labeled_for,
         valtiny=split_file("{exp}", "valtiny"),
+        weights=lambda w: weights_files(w, model_index(w.m)),
     output:
         model="results/{exp}/iter0/{m}/model.pt",
     params:
@@ -68,6 +69,7 @@ use rule baseline as oracle with:
         data=lambda w: data_root(w.exp),
         labeled=[split_file("{exp}", "labeled"), split_file("{exp}", "unlabeled")],
         valtiny=split_file("{exp}", "valtiny"),
+        weights=lambda w: weights_files(w, 0),
     output:
         model="results/{exp}/oracle/model.pt",
     params:
