@@ -22,6 +22,7 @@ Variants of the same family (selected by ``variant``):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -107,11 +108,22 @@ def dynamic_weights(
 
 @dataclass
 class LossOutput:
+    """The loss and its statistics, as device tensors: reading them is a host sync, which the
+    training loop does once per logging interval, not per step."""
+
     loss: torch.Tensor
-    mean_weight: float  # mean dynamic weight over non-ignored pseudo-labeled elements
-    disagreement: float  # fraction of non-ignored pseudo elements where student != pseudo label
-    valid_elements: int  # denominator: non-ignored elements of the whole batch
-    pseudo_weights: torch.Tensor | None = None  # weights of the non-ignored pseudo elements
+    mean_weight: torch.Tensor  # mean dynamic weight over non-ignored pseudo-labeled elements
+    disagreement: torch.Tensor  # fraction of those where student != pseudo label
+    valid_elements: torch.Tensor  # denominator: non-ignored elements of the whole batch
+    weight_map: torch.Tensor | None = None  # dynamic weights (pseudo elements where pseudo_mask)
+    pseudo_mask: torch.Tensor | None = None
+
+    @property
+    def pseudo_weights(self) -> torch.Tensor | None:
+        """Weights of the non-ignored pseudo elements (a host sync: for histograms)."""
+        if self.weight_map is None or not bool(self.pseudo_mask.any()):
+            return None
+        return self.weight_map[self.pseudo_mask]
 
 
 def dynamic_loss(
@@ -128,34 +140,76 @@ def dynamic_loss(
 
     ``logits`` is [N, C, ...]; ``targets`` [N, ...] holds ground truth for labeled samples and
     pseudo labels for the others; ``pseudo_conf`` [N, ...] the teacher's stored confidence
-    (ignored on labeled samples); ``is_pseudo`` [N] bool marks the pseudo-labeled samples.
+    (ignored on labeled samples); ``is_pseudo`` [N] bool marks the pseudo-labeled samples (pass
+    it on the CPU to spare a device sync).
     """
+    has_pseudo = bool(is_pseudo.any())
     targets = targets.long()
     is_pseudo = is_pseudo.to(device=logits.device, dtype=torch.bool)
     expand = is_pseudo.view(-1, *([1] * (targets.dim() - 1))).expand_as(targets)
     valid = targets != ignore_index
-    n_valid = int(valid.sum())
+    n_valid = valid.sum()
+    zero = logits.new_zeros((), dtype=torch.float32)
 
-    if bool(is_pseudo.any()):
+    if has_pseudo:
         probs = logits.detach().float().softmax(dim=1)
         p_targets, p_weights = dynamic_targets_and_weights(
             probs, targets, pseudo_conf, gamma1, gamma2, ignore_index, variant
         )
         pseudo_valid = expand & valid
-        if bool(pseudo_valid.any()):
-            pseudo_weights = p_weights[pseudo_valid]
-            mean_weight = float(pseudo_weights.mean())
-            disagreement = float((probs.argmax(1) != targets)[pseudo_valid].float().mean())
-        else:
-            mean_weight = disagreement = 0.0
-            pseudo_weights = None
+        n_pseudo = pseudo_valid.sum().clamp_min(1)
+        mean_weight = torch.where(pseudo_valid, p_weights, zero).sum() / n_pseudo
+        disagreement = ((probs.argmax(1) != targets) & pseudo_valid).sum() / n_pseudo
         weights = torch.where(expand, p_weights, valid.float())
         targets = torch.where(expand, p_targets, targets)
+        weight_map, pseudo_mask = p_weights, pseudo_valid
     else:
         weights = valid.float()
-        mean_weight = disagreement = 0.0
-        pseudo_weights = None
+        mean_weight = disagreement = zero
+        weight_map = pseudo_mask = None
 
     ce = F.cross_entropy(logits.float(), targets, ignore_index=ignore_index, reduction="none")
-    loss = (weights * ce).sum() / max(n_valid, 1)
-    return LossOutput(loss, mean_weight, disagreement, n_valid, pseudo_weights)
+    loss = (weights * ce).sum() / n_valid.clamp_min(1)
+    return LossOutput(loss, mean_weight, disagreement, n_valid, weight_map, pseudo_mask)
+
+
+def ascending_gamma(gamma_max: float, step: int, total_steps: int) -> float:
+    """Classification's gamma schedule (Section 4.2.1): ``gamma_max * exp(-5 (1 - t / T)^2)``.
+
+    The paper's text lost the minus sign; with it, as in the original code, gamma starts near 0
+    (weights near 1: a student re-initialised from scratch trusts the pseudo labels fully) and
+    rises to ``gamma_max`` at the last step.
+    """
+    if total_steps < 1:
+        raise ValueError(f"total_steps must be >= 1, got {total_steps}")
+    return gamma_max * math.exp(-5.0 * (1.0 - step / total_steps) ** 2)
+
+
+def mix(images: torch.Tensor, weights: torch.Tensor, lam: float, perm: torch.Tensor):
+    """mixup of a batch with a permutation of itself, the dynamic weights mixed alike.
+
+    Returns ``(lam * x + (1 - lam) * x[perm], lam * w + (1 - lam) * w[perm])``; the targets stay
+    unmixed and enter the loss as a pair (``mixup_loss``).
+    """
+    images = images.float()
+    return lam * images + (1 - lam) * images[perm], lam * weights + (1 - lam) * weights[perm]
+
+
+def mixup_loss(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor, lam: float,
+               perm: torch.Tensor, ignore_index: int = IGNORE_INDEX) -> torch.Tensor:
+    """``sum(w_mixed * (lam CE(y) + (1 - lam) CE(y[perm]))) / N`` as in the original: the mixed
+    weight multiplies both halves of the mixed cross-entropy."""
+    ce_a = F.cross_entropy(logits.float(), targets, ignore_index=ignore_index, reduction="none")
+    ce_b = F.cross_entropy(logits.float(), targets[perm], ignore_index=ignore_index, reduction="none")
+    valid = (targets != ignore_index) & (targets[perm] != ignore_index)
+    return (weights * (lam * ce_a + (1 - lam) * ce_b)).sum() / valid.sum().clamp_min(1)
+
+
+def sample_weights(probs: torch.Tensor, targets: torch.Tensor, pseudo_conf: torch.Tensor,
+                   is_pseudo: torch.Tensor, gamma1: float, gamma2: float, variant: str = "dmt",
+                   ignore_index: int = IGNORE_INDEX) -> torch.Tensor:
+    """Per-sample weights of a mixed classification batch: Eq. 6 for pseudo-labeled samples,
+    1 for labeled ones (0 where ignored). ``probs`` are the student's, from un-mixed images."""
+    weights = dynamic_weights(probs, targets, pseudo_conf, gamma1, gamma2, ignore_index, variant)
+    is_pseudo = is_pseudo.to(weights.device).view(-1, *([1] * (weights.dim() - 1)))
+    return torch.where(is_pseudo, weights, (targets != ignore_index).float())

@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from dmt.losses import dynamic_loss, dynamic_targets_and_weights, dynamic_weights
+from dmt.losses import (ascending_gamma, dynamic_loss, dynamic_targets_and_weights, dynamic_weights, mix,
+                        mixup_loss, sample_weights)
 
 # Five classification samples, three classes. Comments give the case of Eq. 6 for each row.
 PROBS = torch.tensor([
@@ -84,8 +85,8 @@ def test_mixed_batch_loss_value_and_normaliser():
     expected = (-math.log(0.8) + 0.5625 * -math.log(0.75)) / 3
     assert out.loss.item() == pytest.approx(expected, rel=1e-6)
     assert out.valid_elements == 3
-    assert out.mean_weight == pytest.approx(0.5625 / 2)
-    assert out.disagreement == pytest.approx(0.5)
+    assert float(out.mean_weight) == pytest.approx(0.5625 / 2)
+    assert float(out.disagreement) == pytest.approx(0.5)
 
 
 def test_weights_are_detached_from_the_graph():
@@ -105,3 +106,47 @@ def test_all_labeled_batch_is_plain_cross_entropy():
     out = dynamic_loss(logits, targets, conf, torch.tensor([False, False]), 5, 5)
     expected = (-math.log(0.8) - math.log(0.75) - math.log(0.25)) / 3
     assert out.loss.item() == pytest.approx(expected, rel=1e-6)
+
+
+# ----------------------------------------------------------------------------- classification
+
+
+def test_gamma_ascends_from_near_zero_to_gamma_max():
+    # gamma(t) = gamma_max * exp(-5 (1 - t / T)^2): the paper's text lost the minus sign.
+    assert ascending_gamma(4.0, 0, 100) == pytest.approx(4 * math.exp(-5))
+    assert ascending_gamma(4.0, 50, 100) == pytest.approx(4 * math.exp(-1.25))
+    assert ascending_gamma(4.0, 100, 100) == pytest.approx(4.0)
+    values = [ascending_gamma(4.0, t, 100) for t in range(101)]
+    assert values == sorted(values)
+    with pytest.raises(ValueError):
+        ascending_gamma(4.0, 0, 0)
+
+
+def test_mixup_mixes_images_and_weights_with_one_permutation():
+    images = torch.tensor([[0.0], [10.0], [100.0]]).view(3, 1, 1, 1)
+    weights = torch.tensor([1.0, 0.5, 0.0])
+    perm = torch.tensor([2, 0, 1])
+    mixed, w = mix(images, weights, 0.75, perm)
+    assert mixed.flatten().tolist() == pytest.approx([25.0, 7.5, 77.5])  # .75 x + .25 x[perm]
+    assert w.tolist() == pytest.approx([0.75, 0.625, 0.125])
+
+
+def test_mixup_loss_weighs_both_halves_by_the_mixed_weight():
+    logits = torch.log(torch.tensor([[0.5, 0.5], [0.8, 0.2]]))
+    targets = torch.tensor([0, 1])
+    perm = torch.tensor([1, 0])
+    weights = torch.tensor([1.0, 0.5])
+    lam = 0.75
+    # sample 0: 0.75 CE(y=0) + 0.25 CE(y=1) = -log .5; sample 1: 0.75 (-log .2) + 0.25 (-log .8)
+    expected = (1.0 * -math.log(0.5) + 0.5 * (0.75 * -math.log(0.2) + 0.25 * -math.log(0.8))) / 2
+    assert mixup_loss(logits, targets, weights, lam, perm).item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_sample_weights_follow_eq6_for_pseudo_and_are_one_for_labeled():
+    probs = torch.tensor([[0.9, 0.1], [0.3, 0.7], [0.6, 0.4], [0.2, 0.8]])
+    targets = torch.tensor([0, 0, 1, 1])
+    conf = torch.tensor([0.8, 0.5, 0.9, 1.0])
+    is_pseudo = torch.tensor([True, True, True, False])
+    w = sample_weights(probs, targets, conf, is_pseudo, gamma1=2, gamma2=3)
+    # agree: .9^2; student wins (.7 > .5): 0; student .6 < teacher .9: p(teacher class) .4^3; labeled 1
+    assert w.tolist() == pytest.approx([0.81, 0.0, 0.064, 1.0])
