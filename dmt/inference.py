@@ -21,9 +21,12 @@ from dmt import IGNORE_INDEX
 
 
 def pick_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    device = torch.device("cuda" if name == "auto" and torch.cuda.is_available() else
+                          "cpu" if name == "auto" else name)
+    if device.type == "cuda":
+        # Fixed crop sizes in training: cuDNN's autotuned kernels pay off after the first steps.
+        torch.backends.cudnn.benchmark = True
+    return device
 
 
 def autocast(device: torch.device, enabled: bool = True):
@@ -90,9 +93,13 @@ def predict(model: torch.nn.Module, dataset, device: torch.device, batch_size: i
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
                         collate_fn=PadCollate(pad_to), pin_memory=device.type == "cuda")
     model.eval().to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)  # as in training: NHWC tensor cores
     with torch.inference_mode():
         for batch in tqdm(loader, desc=desc, unit="batch", mininterval=5, disable=desc is None):
             images = batch["image"].to(device, non_blocking=True)
+            if device.type == "cuda":
+                images = images.contiguous(memory_format=torch.channels_last)
             with autocast(device, amp):
                 logits = model(images)
             yield PredictedBatch(batch["id"], batch["size"], logits,
