@@ -125,3 +125,78 @@ def make_imagenet_state_dict(path: Path, seed: int = 0) -> dict:
     state = resnet101().state_dict()
     torch.save(state, path)
     return state
+
+
+def _py2_pickle(obj) -> bytes:
+    """``obj`` pickled the way Python 2's cPickle wrote the official CIFAR-10 batches (protocol 2,
+    str as byte strings, numpy arrays through numpy.core.multiarray._reconstruct with their data
+    as a byte string): dicts, lists, str, non-negative ints and uint8 arrays only."""
+    import struct
+
+    out = bytearray(b"\x80\x02")
+
+    def string(b: bytes):
+        out.extend(b"U" + bytes([len(b)]) + b if len(b) < 256 else b"T" + struct.pack("<i", len(b)) + b)
+
+    def emit(o):
+        if isinstance(o, dict):
+            out.extend(b"}(")
+            for k, v in o.items():
+                emit(k)
+                emit(v)
+            out.extend(b"u")
+        elif isinstance(o, list):
+            out.extend(b"](")
+            for v in o:
+                emit(v)
+            out.extend(b"e")
+        elif isinstance(o, str):
+            string(o.encode("latin1"))
+        elif isinstance(o, int):
+            out.extend(b"K" + bytes([o]) if 0 <= o < 256 else b"J" + struct.pack("<i", o))
+        elif isinstance(o, np.ndarray):
+            assert o.dtype == np.uint8
+            out.extend(b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85")
+            string(b"b")
+            out.extend(b"\x87R(K\x01(")  # REDUCE, then the state: (1, shape, dtype, fortran, data)
+            for dim in o.shape:
+                emit(int(dim))
+            out.extend(b"tcnumpy\ndtype\n")
+            string(b"u1")
+            out.extend(b"K\x00K\x01\x87R(K\x03")
+            string(b"|")
+            out.extend(b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb\x89")
+            string(np.ascontiguousarray(o).tobytes())
+            out.extend(b"tb")
+        else:
+            raise TypeError(type(o))
+
+    emit(obj)
+    out.extend(b".")
+    return bytes(out)
+
+
+def write_cifar10_batch(path: Path, data: np.ndarray, labels: list[int], batch_label: str = "batch") -> None:
+    """One CIFAR-10 python batch: ``data`` N x 3072 uint8 rows (R plane, G, B; 32x32 row-major)."""
+    batch = {"batch_label": batch_label, "labels": [int(v) for v in labels], "data": data,
+             "filenames": [f"image_{k:05d}.png" for k in range(len(labels))]}
+    Path(path).write_bytes(_py2_pickle(batch))
+
+
+def make_cifar10_pickles(root: Path, n_train_per_batch: int = 4, n_test: int = 6, seed: int = 0) -> Path:
+    """A miniature CIFAR-10 python version under ``root``: cifar-10-batches-py/ with data_batch_1-5
+    (``n_train_per_batch`` images each), test_batch (``n_test``) and batches.meta, pickled as the
+    official files are; random pixels and labels 0-9 from ``seed``. Returns cifar-10-batches-py."""
+    folder = Path(root) / "cifar-10-batches-py"
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    names = [f"data_batch_{k}" for k in range(1, 6)] + ["test_batch"]
+    for name in names:
+        n = n_test if name == "test_batch" else n_train_per_batch
+        write_cifar10_batch(folder / name, rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+                            rng.integers(0, 10, n).tolist(), f"{name} of the miniature set")
+    meta = {"num_cases_per_batch": n_train_per_batch, "num_vis": 3072,
+            "label_names": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
+                            "ship", "truck"]}
+    (folder / "batches.meta").write_bytes(_py2_pickle(meta))
+    return folder

@@ -30,13 +30,14 @@ def existing(out_root: Path, params: dict, what: str) -> dict | None:
 
 
 @contextlib.contextmanager
-def building(out_root: Path) -> Iterator[Path]:
-    """A temporary folder next to ``out_root``, renamed onto it if the block succeeds; the block
-    must call ``finish`` on it."""
+def building(out_root: Path, subdirs: tuple[str, ...] = ("JPEGImages", "SegmentationClass",
+                                                         "ImageSets/Segmentation")) -> Iterator[Path]:
+    """A temporary folder next to ``out_root`` holding ``subdirs``, renamed onto it if the block
+    succeeds; the block must call ``finish`` on it."""
     out_root.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_root.name}.", suffix=".tmp", dir=out_root.parent))
     try:
-        for sub in ("JPEGImages", "SegmentationClass", "ImageSets/Segmentation"):
+        for sub in subdirs:
             (tmp / sub).mkdir(parents=True)
         yield tmp
         if not (tmp / MARKER).is_file():
