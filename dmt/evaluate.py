@@ -131,3 +131,50 @@ def select_final(results, iterations: int) -> dict:
         "pixel_accuracy": final["pixel_accuracy"],
         "val_miou_by_iteration": history,
     }
+
+
+def evaluate_classification(model, dataset, subsets: dict[str, Sequence[str]], device,
+                            batch_size: int = 256, amp: bool = True, progress: bool = True) -> dict:
+    """Accuracy and fine-grained accuracy (Appendix C) per named id subset, one forward pass."""
+    from dmt.pseudo_images import predict_probs
+
+    ids, probs, targets = predict_probs(model, dataset, device, batch_size, amp,
+                                        desc="evaluate" if progress else None)
+    row = {i: k for k, i in enumerate(ids)}
+    out = {}
+    for name, members in subsets.items():
+        rows = np.array([row[i] for i in members], dtype=np.int64)
+        out[name] = {"accuracy": accuracy(probs[rows], targets[rows]),
+                     "fine_grained_accuracy": fine_grained_accuracy(probs[rows], targets[rows]),
+                     "images": int(len(rows))}
+    return out
+
+
+def select_final_classification(results, iterations: int) -> dict:
+    """final_acc.json: of the DMT iterations 1..N, the model with the best valtiny accuracy
+    (ties: fine-grained valtiny accuracy, then the later iteration), reported on the test set;
+    the baseline is iteration 0."""
+    import json
+
+    results = Path(results)
+    metrics = [json.loads((results / f"iter{i}" / "metrics.json").read_text()) for i in range(iterations + 1)]
+
+    def key(i):
+        tiny = metrics[i]["valtiny"]
+        return tiny["accuracy"], tiny["fine_grained_accuracy"], i
+
+    best = max(range(1, iterations + 1), key=key) if iterations else 0
+    test = metrics[best]["test"]
+    return {
+        "accuracy": test["accuracy"],
+        "fine_grained_accuracy": test["fine_grained_accuracy"],
+        "selected": f"iter{best}",
+        "baseline_accuracy": metrics[0]["test"]["accuracy"],
+        "gain": test["accuracy"] - metrics[0]["test"]["accuracy"],
+        "final_iteration_accuracy": metrics[-1]["test"]["accuracy"],
+        "history": [{"iteration": i, "test_accuracy": m["test"]["accuracy"],
+                     "test_fine_grained_accuracy": m["test"]["fine_grained_accuracy"],
+                     "valtiny_accuracy": m["valtiny"]["accuracy"],
+                     "valtiny_fine_grained_accuracy": m["valtiny"]["fine_grained_accuracy"]}
+                    for i, m in enumerate(metrics)],
+    }
