@@ -1,8 +1,11 @@
-"""The training loop shared by baselines and DMT fine-tunings (paper Section 5.2.2).
+"""The training loop shared by baselines, DMT fine-tunings and classification re-trainings
+(paper Sections 4.2 and 5.2.2).
 
 A batch mixes ``pseudo_per_batch`` pseudo-labeled samples with ``batch_size - pseudo_per_batch``
 labeled ones (7:1 in the paper); an epoch is counted on the pseudo-labeled set when there is one.
-SGD with momentum and a poly schedule over the run's steps, as in the original.
+SGD with momentum and a poly schedule over the run's steps, as in the original segmentation code;
+classification (Algorithm 1) adds a cosine schedule, mixup that mixes the dynamic weights along
+with the images, gamma ascending along training, and an EMA of the weights that is what is saved.
 
 Determinism and resumption: every sample's position in the run and its augmentation are a pure
 function of (seed, step), independent of DataLoader workers, so a run restarted from a periodic
@@ -21,13 +24,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from dmt import IGNORE_INDEX
 from dmt.atomic import remove_stale_temps, torch_save
 from dmt.errors import DMTError
 from dmt.inference import autocast
-from dmt.losses import VARIANTS, dynamic_loss
+from dmt.losses import (VARIANTS, LossOutput, ascending_gamma, dynamic_loss, mix, mixup_loss,
+                        sample_weights)
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +61,10 @@ class TrainSpec:
     log_every: int = 10
     num_workers: int = 0
     amp: bool = True
+    schedule: str = "poly"  # poly | cosine
+    mixup_alpha: float = 0.0  # Beta(a, a) mixup within the batch; 0 = off
+    gamma_ramp: bool = False  # gamma * exp(-5 (1 - t/T)^2) instead of constant gamma
+    ema_decay: float = 0.0  # > 0: keep an EMA of the weights; it is evaluated and saved
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -69,6 +79,10 @@ class TrainSpec:
                              f"labeled sample in a batch of {self.batch_size}")
         if self.epochs < 1 or self.lr <= 0:
             raise ValueError("epochs must be >= 1 and lr > 0")
+        if self.schedule not in ("poly", "cosine"):
+            raise ValueError(f"schedule must be 'poly' or 'cosine', got {self.schedule!r}")
+        if self.mixup_alpha < 0 or not 0 <= self.ema_decay < 1:
+            raise ValueError("mixup_alpha must be >= 0 and ema_decay in [0, 1)")
 
     def fingerprint(self, *parts: str) -> str:
         """What the result depends on; runtime-only fields may change across a resume."""
@@ -168,6 +182,45 @@ def poly_lr(base_lr: float, step: int, total: int, power: float) -> float:
     return base_lr * (1 - step / total) ** power
 
 
+def ema_with_warmup(decay: float):
+    """EMA update ``d * avg + (1 - d) * new`` with ``d = min(decay, (1 + n) / (10 + n))`` after n
+    updates (TensorFlow's ExponentialMovingAverage with num_updates): early on the average follows
+    the model instead of carrying its random init for ~1 / (1 - decay) steps. Runs of thousands of
+    steps (CIFAR-10) see the plain ``decay`` almost throughout."""
+    def update(averaged: torch.Tensor, current: torch.Tensor, num_averaged: torch.Tensor) -> torch.Tensor:
+        d = torch.clamp((1 + num_averaged) / (10 + num_averaged), max=decay).to(averaged.device)
+        return d * averaged + (1 - d) * current
+    return update
+
+
+def cosine_lr(base_lr: float, step: int, total: int) -> float:
+    """Cosine annealing to 0 over the run (torch's CosineAnnealingLR, eta_min 0)."""
+    return base_lr * 0.5 * (1 + math.cos(math.pi * step / total))
+
+
+def _mixed_step(model, images, batch, spec: TrainSpec, step: int, gammas, device) -> LossOutput:
+    """One mixup step: dynamic weights from a no-grad pass of the student on the un-mixed images
+    (as the original), then images and weights mixed with one permutation of the batch."""
+    targets, conf, is_pseudo = batch["target"], batch["conf"], batch["is_pseudo"]
+    with torch.no_grad(), autocast(device, spec.amp):
+        probs = model(images).float().softmax(dim=1)
+    weights = sample_weights(probs, targets, conf, is_pseudo, *gammas, spec.loss_variant)
+    rng = np.random.default_rng([spec.seed, step, 11])
+    lam = float(rng.beta(spec.mixup_alpha, spec.mixup_alpha))
+    lam = max(lam, 1 - lam)  # the un-permuted sample dominates: its weight is the one that matters
+    perm = torch.from_numpy(rng.permutation(len(targets))).to(device)
+    mixed, mixed_weights = mix(images, weights, lam, perm)
+    with autocast(device, spec.amp):
+        logits = model(mixed)
+    loss = mixup_loss(logits, targets, mixed_weights, lam, perm)
+    # Per element (image or pixel) of the pseudo-labeled samples, as dynamic_loss reports them.
+    pseudo = is_pseudo.to(device).view(-1, *([1] * (targets.dim() - 1))) & (targets != IGNORE_INDEX)
+    n_pseudo = pseudo.sum().clamp_min(1)
+    mean_weight = torch.where(pseudo, weights, torch.zeros_like(weights)).sum() / n_pseudo
+    disagreement = ((probs.argmax(1) != targets) & pseudo).sum() / n_pseudo
+    return LossOutput(loss, mean_weight, disagreement, (targets != IGNORE_INDEX).sum(), weights, pseudo)
+
+
 def train(model: torch.nn.Module, spec: TrainSpec, labeled, out_path, *, pseudo=None,
           checkpoint_path=None, fingerprint_parts: tuple[str, ...] = (), device=None,
           tb_dir=None, on_epoch_end=None, meta: dict | None = None) -> dict:
@@ -176,8 +229,9 @@ def train(model: torch.nn.Module, spec: TrainSpec, labeled, out_path, *, pseudo=
     ``labeled`` and ``pseudo`` are data sets of augmented samples (dicts with image, target,
     conf, is_pseudo). ``checkpoint_path`` enables periodic checkpoints and resumption; a
     checkpoint made under another spec or other inputs (``fingerprint_parts``) is ignored.
-    ``on_epoch_end(epoch) -> dict`` may return scalars (e.g. val mIoU) to log. ``meta`` (model
-    name, classes, ...) is stored with the weights so that later stages can rebuild the model.
+    ``on_epoch_end(epoch, model) -> dict`` may return scalars (e.g. val mIoU) of ``model`` (the
+    EMA when there is one) to log. ``meta`` (model name, classes, ...) is stored with the weights
+    so that later stages can rebuild the model.
     """
     device = device or torch.device("cpu")
     for stale in remove_stale_temps(out_path):  # covers .model.pt.ckpt.*.tmp too
@@ -195,6 +249,9 @@ def train(model: torch.nn.Module, spec: TrainSpec, labeled, out_path, *, pseudo=
     total = spec.epochs * steps_per_epoch
 
     optimizer = _optimizer(model, spec)
+    ema = None
+    if spec.ema_decay:
+        ema = AveragedModel(model, avg_fn=ema_with_warmup(spec.ema_decay), use_buffers=True)
     scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and spec.amp
                                   and not torch.cuda.is_bf16_supported())
     fingerprint = spec.fingerprint(*fingerprint_parts)
@@ -210,6 +267,8 @@ def train(model: torch.nn.Module, spec: TrainSpec, labeled, out_path, *, pseudo=
             model.load_state_dict(ckpt["model"])
             optimizer.load_state_dict(ckpt["optimizer"])
             scaler.load_state_dict(ckpt["scaler"])
+            if ema is not None:
+                ema.load_state_dict(ckpt["ema"])
             start, history = ckpt["step"], ckpt["history"]
             log.info("resuming from %s at step %d of %d", checkpoint_path, start, total)
         elif ckpt:
@@ -232,63 +291,80 @@ def train(model: torch.nn.Module, spec: TrainSpec, labeled, out_path, *, pseudo=
         if checkpoint_path:
             torch_save({"fingerprint": fingerprint, "model": model.state_dict(),
                         "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
+                        "ema": ema.state_dict() if ema is not None else None,
                         "step": step, "history": history}, checkpoint_path)
 
     model.train()
-    running = {"loss": 0.0, "weight": 0.0, "disagree": 0.0, "n": 0}
+    # Running sums stay on the device: reading them syncs host and GPU, done once per interval.
+    running, n_running = None, 0
     t0 = time.time()
     bar = tqdm(range(start, total), desc="train", unit="step", initial=start, total=total, mininterval=5)
     for step in bar:
-        lr = poly_lr(spec.lr, step, total, spec.poly_power)
+        lr = cosine_lr(spec.lr, step, total) if spec.schedule == "cosine" else \
+            poly_lr(spec.lr, step, total, spec.poly_power)
+        ramp = ascending_gamma(1.0, step, total) if spec.gamma_ramp else 1.0
+        gammas = (spec.gamma1 * ramp, spec.gamma2 * ramp)
         for group in optimizer.param_groups:
             group["lr"] = lr * group["lr_mult"]
-        batch = next(lab_iter)
-        if pse_iter is not None:
-            other = next(pse_iter)
-            batch = {k: torch.cat([batch[k], other[k]]) for k in batch}
-        images = batch["image"].to(device, non_blocking=True)
+        # Each part goes to the device from its own pinned batch; concatenated there.
+        parts = [next(lab_iter)] + ([next(pse_iter)] if pse_iter is not None else [])
+        batch = {k: torch.cat([p[k].to(device, non_blocking=True) for p in parts])
+                 for k in ("image", "target", "conf")}
+        batch["is_pseudo"] = torch.cat([p["is_pseudo"] for p in parts])  # stays on the CPU
+        images = batch["image"]
         if device.type == "cuda":
             images = images.contiguous(memory_format=torch.channels_last)
-        with autocast(device, spec.amp):
-            logits = model(images)
-        out = dynamic_loss(logits, batch["target"].to(device), batch["conf"].to(device),
-                           batch["is_pseudo"].to(device), spec.gamma1, spec.gamma2, spec.loss_variant)
-        if not torch.isfinite(out.loss):
-            raise DMTError(f"loss became {out.loss.item()} at step {step} (lr {lr:.3g}); "
-                           f"last good checkpoint: {checkpoint_path if checkpoint_path else 'none'}")
+        if spec.mixup_alpha:
+            out = _mixed_step(model, images, batch, spec, step, gammas, device)
+        else:
+            with autocast(device, spec.amp):
+                logits = model(images)
+            out = dynamic_loss(logits, batch["target"], batch["conf"], batch["is_pseudo"], *gammas,
+                               spec.loss_variant)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(out.loss).backward()
         scaler.step(optimizer)
         scaler.update()
+        if ema is not None:
+            ema.update_parameters(model)
 
-        running["loss"] += out.loss.item()
-        running["weight"] += out.mean_weight
-        running["disagree"] += out.disagreement
-        running["n"] += 1
+        stats = torch.stack([out.loss.detach().float(), out.mean_weight.float(), out.disagreement.float()])
+        running = stats if running is None else running + stats
+        n_running += 1
         done = step + 1
-        if done % spec.log_every == 0 or done == total:
-            n = running["n"]
-            scalars = {"loss": running["loss"] / n, "lr": lr}
+        epoch_end = done % steps_per_epoch == 0
+        checkpoint_due = done % spec.checkpoint_every == 0 and done < total
+        if done % spec.log_every == 0 or done == total or checkpoint_due or epoch_end:
+            loss, weight, disagree = (running / n_running).tolist()
+            if not math.isfinite(loss):
+                # Checked before any checkpoint is written, so the last one holds finite weights.
+                raise DMTError(f"loss became {loss} between steps {done - n_running} and {done} "
+                               f"(lr {lr:.3g}); last good checkpoint: "
+                               f"{checkpoint_path if checkpoint_path and checkpoint_path.exists() else 'none'}")
+            scalars = {"loss": loss, "lr": lr}
+            if spec.gamma_ramp:
+                scalars["gamma1"] = gammas[0]
             if pse_iter is not None:
-                scalars["mean_dynamic_weight"] = running["weight"] / n
-                scalars["disagreement_rate"] = running["disagree"] / n
+                scalars["mean_dynamic_weight"] = weight
+                scalars["disagreement_rate"] = disagree
             if tb:
                 for k, v in scalars.items():
                     tb.add_scalar(f"train/{k}", v, done)
-                if out.pseudo_weights is not None:
-                    tb.add_histogram("train/dynamic_weights", out.pseudo_weights.float().cpu(), done)
-            bar.set_postfix(loss=f"{scalars['loss']:.4f}")
-            running = {"loss": 0.0, "weight": 0.0, "disagree": 0.0, "n": 0}
-        if done % steps_per_epoch == 0 and on_epoch_end is not None:
+            bar.set_postfix(loss=f"{loss:.4f}")
+            running, n_running = None, 0
+        if epoch_end:
             epoch = done // steps_per_epoch
-            scalars = on_epoch_end(epoch) or {}
-            model.train()
-            history.append({"epoch": epoch, "step": done, **scalars})
-            if tb:
-                for k, v in scalars.items():
-                    tb.add_scalar(f"val/{k}", v, done)
-            log.info("epoch %d/%d: %s", epoch, spec.epochs, scalars)
-        if done % spec.checkpoint_every == 0 and done < total:
+            if tb and out.pseudo_weights is not None:  # once per epoch: a device-to-host copy
+                tb.add_histogram("train/dynamic_weights", out.pseudo_weights.float().cpu(), done)
+            if on_epoch_end is not None:
+                scalars = on_epoch_end(epoch, ema.module if ema is not None else model) or {}
+                model.train()
+                history.append({"epoch": epoch, "step": done, **scalars})
+                if tb:
+                    for k, v in scalars.items():
+                        tb.add_scalar(f"val/{k}", v, done)
+                log.info("epoch %d/%d: %s", epoch, spec.epochs, scalars)
+        if checkpoint_due:
             save_checkpoint(done)
     if tb:
         tb.close()
@@ -296,7 +372,8 @@ def train(model: torch.nn.Module, spec: TrainSpec, labeled, out_path, *, pseudo=
     summary = {"steps": total, "steps_per_epoch": steps_per_epoch, "labeled_per_batch": n_labeled,
                "pseudo_per_batch": n_pseudo, "seconds": time.time() - t0, "resumed_at": start,
                "history": history}
-    torch_save({"model": model.state_dict(), "meta": meta or {}, "spec": asdict(spec),
+    final = ema.module if ema is not None else model  # the EMA is what is tested and labels next
+    torch_save({"model": final.state_dict(), "meta": meta or {}, "spec": asdict(spec),
                 "summary": summary}, out_path)
     if checkpoint_path and checkpoint_path.exists():
         checkpoint_path.unlink()

@@ -99,6 +99,49 @@ def test_nan_loss_is_a_clear_error(tmp_path):
     model = build_model("small_deeplab", 2, seed=0)
     with torch.no_grad():
         model.aspp[0].bias.fill_(float("nan"))
-    with pytest.raises(DMTError, match="loss became nan at step 0"):
+    with pytest.raises(DMTError, match="loss became nan between steps 0 and 1"):
         train(model, _spec(), Toy(4), tmp_path / "m.pt")
     assert not (tmp_path / "m.pt").exists()
+
+
+def test_ema_warms_up_then_decays_at_its_rate():
+    from dmt.train import ema_with_warmup
+
+    update = ema_with_warmup(0.9)
+    avg, new = torch.tensor([0.0]), torch.tensor([1.0])
+    # after 1 update: d = min(0.9, 2 / 11); after 100: d = 0.9
+    assert update(avg, new, torch.tensor(1)).item() == pytest.approx(1 - 2 / 11)
+    assert update(avg, new, torch.tensor(100)).item() == pytest.approx(0.1)
+
+
+def test_mixup_ramp_ema_cosine_run_and_resume_exactly(tmp_path):
+    """The classification options through the shared loop: killed at a checkpoint and resumed,
+    the result equals an uninterrupted run."""
+    spec = TrainSpec(epochs=2, lr=0.05, batch_size=4, crop_size=(16, 16), seed=3, pseudo_per_batch=3,
+                     gamma1=4, gamma2=4, schedule="cosine", mixup_alpha=0.75, gamma_ramp=True,
+                     ema_decay=0.9, checkpoint_every=1)
+    full = build_model("small_deeplab", 2, seed=0)
+    train(full, spec, Toy(4), tmp_path / "full.pt", pseudo=Toy(6, pseudo=True))
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_first_epoch(epoch, model):
+        if epoch == 1:
+            raise Stop
+        return {}
+
+    part = build_model("small_deeplab", 2, seed=0)
+    ckpt = tmp_path / "part.pt.ckpt"
+    with pytest.raises(Stop):
+        train(part, spec, Toy(4), tmp_path / "part.pt", pseudo=Toy(6, pseudo=True), checkpoint_path=ckpt,
+              on_epoch_end=stop_after_first_epoch)
+    assert ckpt.exists()
+    resumed = build_model("small_deeplab", 2, seed=0)
+    summary = train(resumed, spec, Toy(4), tmp_path / "part.pt", pseudo=Toy(6, pseudo=True),
+                    checkpoint_path=ckpt)
+    assert summary["resumed_at"] == 1
+    a = torch.load(tmp_path / "full.pt", weights_only=False)["model"]
+    b = torch.load(tmp_path / "part.pt", weights_only=False)["model"]
+    for key in a:
+        torch.testing.assert_close(a[key], b[key])
