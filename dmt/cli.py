@@ -33,6 +33,16 @@ def _file_digest(path) -> str:
         return "sha256:" + hashlib.file_digest(f, "sha256").hexdigest()
 
 
+def _read_split(root, split: str) -> list[str]:
+    """A named id list of a prepared data set, whichever layout it has."""
+    from dmt.data.classification import read_class_split
+    from dmt.data.voc import check_root, read_split
+
+    if (Path(root) / "lists").is_dir():  # the classification layout (dmt.data.classification)
+        return read_class_split(root, split)
+    return read_split(check_root(root), split)
+
+
 def _ids(path) -> list[str]:
     from dmt.data.voc import read_id_file
 
@@ -40,11 +50,17 @@ def _ids(path) -> list[str]:
 
 
 def _dataset(args, ids, *, train_crop=None, scale_range=(0.5, 1.5), pseudo=None, with_masks=True):
+    """The data set of ``ids``, augmented for training when ``train_crop`` is given."""
     from dmt.data.registry import dataset_info
     from dmt.data.transforms import train_transform
     from dmt.data.voc import SegmentationDataset
 
     info = dataset_info(args.dataset)
+    if info.task == "classification":
+        from dmt.data.classification import AUGMENT, ClassificationDataset, classification_train_transform
+
+        transform = classification_train_transform(**AUGMENT[args.dataset]) if train_crop else None
+        return ClassificationDataset(args.data, ids, transform=transform, pseudo=pseudo, with_labels=with_masks)
     transform = train_transform(tuple(train_crop), tuple(scale_range)) if train_crop else None
     return SegmentationDataset(args.data, ids, info.num_classes, transform=transform,
                                with_masks=with_masks, pseudo=pseudo, image_ext=info.image_ext)
@@ -71,6 +87,21 @@ def _load_model(path, device):
 
 
 def cmd_prepare(args) -> None:
+    if args.dataset == "cifar10":
+        from dmt.data.classification import prepare_cifar10
+
+        if not args.cifar10_root:
+            raise DMTError("prepare cifar10 needs --config cifar10_root=/path (the folder holding "
+                           "cifar-10-batches-py/), or --cifar10-root")
+        summary = prepare_cifar10(args.cifar10_root, args.out)
+        log.info("CIFAR-10 prepared in %s: %s", args.out, json.dumps(summary["counts"]))
+        return
+    if args.dataset == "digits_cls":
+        from dmt.data.classification import prepare_digits_cls
+
+        summary = prepare_digits_cls(args.out, seed=args.seed)
+        log.info("digits_cls prepared in %s: %s", args.out, json.dumps(summary["counts"]))
+        return
     if args.dataset == "cityscapes":
         from dmt.data.cityscapes_prepare import prepare_cityscapes
 
@@ -98,17 +129,17 @@ def cmd_prepare(args) -> None:
 def cmd_split(args) -> None:
     from dmt.atomic import write_lines
     from dmt.data.splits import make_split
-    from dmt.data.voc import check_root, read_split
 
-    check_root(args.data)
     labeled = int(args.labeled) if args.labeled.isdigit() else args.labeled
     fixed = None
     if args.labeled_list:
         name = args.labeled_list.removeprefix("data:")
-        fixed = read_split(args.data, name) if name != args.labeled_list else _ids(args.labeled_list)
+        fixed = _read_split(args.data, name) if name != args.labeled_list else _ids(args.labeled_list)
+    # valtiny comes from val (segmentation) or, with --valtiny-from-train, from train.
+    val = None if args.valtiny_from_train else _read_split(args.data, args.val_split)
     try:
-        split = make_split(read_split(args.data, args.train_split), read_split(args.data, args.val_split),
-                           labeled, args.valtiny, args.seed, labeled_ids=fixed)
+        split = make_split(_read_split(args.data, args.train_split), val, labeled, args.valtiny,
+                           args.seed, labeled_ids=fixed)
     except ValueError as e:
         raise DMTError(f"cannot split {args.data}: {e}") from e
     out = Path(args.out_dir)
@@ -153,7 +184,12 @@ def cmd_train(args) -> None:
     pseudo = None
     fingerprint = [_file_digest(path) for path in args.labeled]
     if args.pseudo:
-        store = PseudoLabelStore(args.pseudo, expected_ids=_ids(args.unlabeled))
+        if info.task == "classification":
+            from dmt.pseudo_images import ImagePseudoLabels
+
+            store = ImagePseudoLabels(args.pseudo, unlabeled_ids=_ids(args.unlabeled))
+        else:
+            store = PseudoLabelStore(args.pseudo, expected_ids=_ids(args.unlabeled))
         pseudo = _dataset(args, store.ids, train_crop=spec.crop_size, scale_range=spec.scale_range,
                           pseudo=store, with_masks=False)
         fingerprint.append(_file_digest(args.pseudo))
@@ -170,13 +206,17 @@ def cmd_train(args) -> None:
 
     on_epoch_end = None
     if args.valtiny:
-        from dmt.evaluate import evaluate_segmentation
+        from dmt.evaluate import evaluate_classification, evaluate_segmentation
 
         valtiny = _dataset(args, _ids(args.valtiny))
 
-        def on_epoch_end(epoch):
+        def on_epoch_end(epoch, model):
             if epoch % eval_every and epoch != spec.epochs:
                 return {}
+            if info.task == "classification":
+                scores = evaluate_classification(model, valtiny, {"valtiny": valtiny.ids}, device,
+                                                 args.eval_batch_size, spec.amp, progress=False)["valtiny"]
+                return {"valtiny_accuracy": scores["accuracy"]}
             return {"valtiny_miou": evaluate_segmentation(model, valtiny, device, spec.batch_size,
                                                           spec.crop_size, amp=spec.amp)["miou"]}
 
@@ -191,12 +231,25 @@ def cmd_train(args) -> None:
 
 def cmd_pseudo(args) -> None:
     from dmt.atomic import write_json
+    from dmt.data.registry import dataset_info
     from dmt.inference import pick_device
     from dmt.pseudo import generate
 
     device = pick_device(args.device)
     model, meta = _load_model(args.teacher, device)
     dataset = _dataset(args, _ids(args.unlabeled), with_masks=args.with_truth)
+    if dataset_info(args.dataset).task == "classification":
+        from dmt.pseudo_images import generate_image_labels
+
+        summary = generate_image_labels(model, dataset, args.out, args.alpha, _file_digest(args.teacher),
+                                        device, args.batch_size, amp=not args.no_amp,
+                                        classwise=args.classwise)
+        if args.summary:
+            write_json(args.summary, summary)
+        log.info("pseudo labels -> %s: kept %d of %d images (%s top %.0f%%), accuracy of kept %s",
+                 args.out, summary["kept"], summary["num_images"], summary["selection"],
+                 100 * args.alpha, summary["kept_accuracy"])
+        return
     summary = generate(model, dataset, args.out, meta["num_classes"], args.alpha,
                        _file_digest(args.teacher), device, args.batch_size, args.pad_to,
                        amp=not args.no_amp)
@@ -215,6 +268,20 @@ def cmd_evaluate(args) -> None:
 
     device = pick_device(args.device)
     model, _ = _load_model(args.model, device)
+    info = dataset_info(args.dataset)
+    if info.task == "classification":
+        from dmt.evaluate import evaluate_classification
+
+        subsets = {"test": _read_split(args.data, info.test_split), "valtiny": _ids(args.valtiny)}
+        ids = list(dict.fromkeys(subsets["test"] + subsets["valtiny"]))
+        result = {"model": str(args.model), "model_digest": _file_digest(args.model)}
+        result.update(evaluate_classification(model, _dataset(args, ids), subsets, device,
+                                              args.batch_size, amp=not args.no_amp))
+        for split in subsets:
+            log.info("%s accuracy %.4f (fine-grained %.4f) of %s", split, result[split]["accuracy"],
+                     result[split]["fine_grained_accuracy"], args.model)
+        write_json(args.out, result)
+        return
     subsets = {"val": read_split(args.data, args.val_split), "valtiny": _ids(args.valtiny)}
     # valtiny is normally part of val: one pass over their union predicts each image once.
     ids = list(dict.fromkeys(subsets["val"] + subsets["valtiny"]))
@@ -237,16 +304,23 @@ def cmd_convert_coco(args) -> None:
 
 def cmd_final(args) -> None:
     from dmt.atomic import write_json
-    from dmt.evaluate import select_final
+    from dmt.evaluate import select_final, select_final_classification
 
-    write_json(args.out, select_final(Path(args.results), args.iterations))
+    try:
+        if args.task == "classification":
+            write_json(args.out, select_final_classification(Path(args.results), args.iterations))
+        else:
+            write_json(args.out, select_final(Path(args.results), args.iterations))
+    except (OSError, KeyError, ValueError) as e:
+        raise DMTError(f"cannot summarise {args.results}: {e}") from e
 
 
 # ----------------------------------------------------------------------------- parser
 
 
 def _data_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", required=True, help="data set name (digits, voc, cityscapes)")
+    p.add_argument("--dataset", required=True,
+                   help="data set name (digits, voc, cityscapes: segmentation; digits_cls, cifar10)")
     p.add_argument("--data", required=True, help="root folder in PASCAL VOC layout")
 
 
@@ -268,7 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
 
     p = sub.add_parser("prepare", help="prepare a data set in PASCAL VOC layout")
-    p.add_argument("dataset", choices=["digits", "voc", "cityscapes"])
+    p.add_argument("dataset", choices=["digits", "voc", "cityscapes", "digits_cls", "cifar10"])
     p.add_argument("--out", required=True)
     p.add_argument("--seed", type=int, default=0, help="digits: composition seed")
     p.add_argument("--n-train", type=int, default=1000, help="digits: train canvases")
@@ -276,6 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--voc-root", help="voc: folder holding VOC2012/JPEGImages (e.g. VOCdevkit)")
     p.add_argument("--sbd-root", help="voc: folder holding benchmark_RELEASE/dataset/cls/*.mat")
     p.add_argument("--cityscapes-root", help="cityscapes: folder holding leftImg8bit/ and gtFine/")
+    p.add_argument("--cifar10-root", help="cifar10: folder holding cifar-10-batches-py/")
     p.set_defaults(func=cmd_prepare)
 
     p = sub.add_parser("split", help="seeded labeled / unlabeled / valtiny id lists")
@@ -284,6 +359,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--valtiny", type=int, required=True, help="number of val ids for model selection")
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--train-split", default="train", help="list the labeled/unlabeled split partitions")
+    p.add_argument("--valtiny-from-train", action="store_true",
+                   help="draw valtiny from the train ids (classification), not from --val-split")
     p.add_argument("--labeled-list", help="fixed labeled ids: a file, or data:NAME for the data's "
                    "ImageSets/Segmentation/NAME.txt (data:train is VOC's 1,464 for Table 5)")
     p.add_argument("--val-split", default="val")
@@ -311,6 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes")
     p.add_argument("--checkpoint-every", type=int, default=200, help="steps between checkpoints")
     p.add_argument("--eval-every", type=int, default=1, help="epochs between valtiny evaluations")
+    p.add_argument("--eval-batch-size", type=int, default=256, help="classification valtiny batch")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_train)
 
@@ -321,6 +399,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--teacher", required=True)
     p.add_argument("--unlabeled", required=True)
     p.add_argument("--alpha", type=float, required=True)
+    p.add_argument("--classwise", action="store_true",
+                   help="classification: top alpha of each predicted class, not of all images")
     p.add_argument("--with-truth", action="store_true",
                    help="read the unlabeled set's masks to report pseudo-label accuracy (diagnostic)")
     p.add_argument("--summary", help="also write the summary JSON here")
@@ -345,6 +425,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("final", help="select the final model on valtiny, report val")
     p.add_argument("--results", required=True, help="results/{exp}")
     p.add_argument("--iterations", type=int, required=True)
+    p.add_argument("--task", choices=["segmentation", "classification"], default="segmentation",
+                   help="segmentation: best of A/B on valtiny; classification: best iteration")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_final)
     return parser

@@ -106,6 +106,7 @@ def test_a_corrupt_image_stops_preparation_with_one_message(tmp_path, raw):
     assert not (tmp_path / "resources" / "data" / "voc").exists()
 
 
+@pytest.mark.slow
 def test_deeplab_v2_baselines_run_on_the_miniatures(tmp_path, raw):
     """prepare (VOC + SBD, Cityscapes), convert-coco, splits (VOC's fixed train list, DMS) and one
     CPU epoch of DeepLab-v2 from COCO and ImageNet inits, then evaluation on val."""

@@ -46,3 +46,23 @@ def test_make_split_is_seeded_and_partitions():
     assert s.labeled == sorted(s.labeled)  # data-set order is kept
     assert make_split(train, val, "1/20", 5, seed=1) == s
     assert make_split(train, val, "1/20", 5, seed=2).labeled != s.labeled
+
+
+def test_classification_valtiny_comes_from_train_and_leaves_the_other_parts():
+    train = [f"t{k:03d}" for k in range(100)]
+    split = make_split(train, None, 10, 20, seed=4)
+    assert len(split.valtiny) == 20 and len(split.labeled) == 10 and len(split.unlabeled) == 70
+    assert set(split.valtiny) | set(split.labeled) | set(split.unlabeled) == set(train)
+    assert not set(split.valtiny) & (set(split.labeled) | set(split.unlabeled))
+    assert make_split(train, None, 10, 20, seed=4) == split
+    assert make_split(train, None, 10, 20, seed=5).valtiny != split.valtiny
+
+
+def test_fixed_labeled_list_must_lie_in_train_and_match_the_count():
+    train = ["a", "b", "c", "d"]
+    split = make_split(train, ["v1", "v2"], 2, 1, seed=0, labeled_ids=["c", "a"])
+    assert split.labeled == ["a", "c"] and split.unlabeled == ["b", "d"]
+    with pytest.raises(ValueError, match="1 labeled ids are not in the train list"):
+        make_split(train, ["v1"], 2, 1, seed=0, labeled_ids=["a", "zz"])
+    with pytest.raises(ValueError, match="has 2 ids but the split asks for 3"):
+        make_split(train, ["v1"], 3, 1, seed=0, labeled_ids=["a", "b"])

@@ -37,21 +37,29 @@ def labeled_count(total: int, labeled: str | int | float) -> int:
     return count
 
 
-def make_split(train_ids: Sequence[str], val_ids: Sequence[str], labeled: str | int | float,
+def make_split(train_ids: Sequence[str], val_ids: Sequence[str] | None, labeled: str | int | float,
                valtiny: int, seed: int, labeled_ids: Sequence[str] | None = None) -> Split:
     """Seeded split: labeled and unlabeled partition ``train_ids``; valtiny is drawn from ``val_ids``.
 
     ``labeled_ids`` fixes the labeled part instead of drawing it (VOC's 1,464 ``train`` ids of
     Table 5, or another study's published list); ``labeled`` must then be its size.
+    ``val_ids`` None draws valtiny from ``train_ids`` instead, before the labeled / unlabeled
+    partition of the rest (classification: the test set is never used for selection).
     Lists keep the data set's order within each part, so the files diff cleanly across seeds.
     """
     train_ids = list(train_ids)
+    if val_ids is None:
+        if not 0 < valtiny < len(train_ids):
+            raise ValueError(f"valtiny of {valtiny} asked of {len(train_ids)} train ids")
+        tiny = set(random.Random(f"valtiny-{seed}").sample(train_ids, valtiny))
+        rest = make_split([i for i in train_ids if i not in tiny], [], labeled, 0, seed, labeled_ids)
+        return Split(rest.labeled, rest.unlabeled, [i for i in train_ids if i in tiny])
     val_ids = list(val_ids)
     for name, ids in (("train", train_ids), ("val", val_ids)):
         if len(set(ids)) != len(ids):
             raise ValueError(f"the {name} id list has duplicates")
     n = labeled_count(len(train_ids), labeled)
-    if not 0 < valtiny <= len(val_ids):
+    if not 0 <= valtiny <= len(val_ids) or (valtiny == 0 and val_ids):
         raise ValueError(f"valtiny of {valtiny} asked of {len(val_ids)} val ids")
     rng = random.Random(seed)
     if labeled_ids is None:

@@ -1,5 +1,5 @@
 """Model registry. Every model takes raw RGB images (uint8 or float in 0-255, [N, 3, H, W]) and
-returns logits at the input resolution: normalisation belongs to the model's init (ImageNet and
+returns logits: [N, C, H, W] at the input resolution (segmentation) or [N, C] (classification); normalisation belongs to the model's init (ImageNet and
 Caffe-converted COCO weights expect different inputs), not to the data pipeline."""
 
 from __future__ import annotations
@@ -8,8 +8,9 @@ import torch
 
 from dmt.models.deeplab_v2 import DeepLabV2
 from dmt.models.small import SmallDeepLab
+from dmt.models.wide_resnet import wrn_10_2, wrn_28_2
 
-MODELS = {"small_deeplab": SmallDeepLab, "deeplab_v2": DeepLabV2}
+MODELS = {"small_deeplab": SmallDeepLab, "deeplab_v2": DeepLabV2, "wrn_28_2": wrn_28_2, "wrn_10_2": wrn_10_2}
 # Pretrained inits each model accepts, beside "scratch".
 PRETRAINED = {"deeplab_v2": ("imagenet", "coco")}
 

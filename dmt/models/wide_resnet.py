@@ -115,5 +115,13 @@ def wrn_28_2(num_classes: int) -> WideResNet:
 
 
 def wrn_10_2(num_classes: int) -> WideResNet:
-    """WRN-10-2: one block per group, small enough for CPU tests and smoke runs."""
-    return WideResNet(num_classes, depth=10, widen_factor=2)
+    """WRN-10-2: one block per group, small enough for CPU tests and smoke runs.
+
+    Its runs last hundreds of steps, not CIFAR's hundreds of thousands: with MixMatch's BN
+    momentum of 0.001 the running statistics would still be mostly their initial values when
+    the model is evaluated, so it keeps PyTorch's default of 0.1."""
+    model = WideResNet(num_classes, depth=10, widen_factor=2)
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.momentum = 0.1
+    return model

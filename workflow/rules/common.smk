@@ -37,10 +37,12 @@ RAW_INPUTS = {
     "voc_root": "the folder holding VOC2012/JPEGImages (e.g. .../VOCdevkit)",
     "sbd_root": "the folder holding benchmark_RELEASE/dataset/cls/*.mat",
     "cityscapes_root": "the folder holding leftImg8bit/ and gtFine/",
+    "cifar10_root": "the folder holding cifar-10-batches-py/ (CIFAR-10, python version)",
     "coco_checkpoint": "the Caffe-converted COCO DeepLab-v2 weights (e.g. resnet101COCO-41f33a49.pth)",
     "imagenet_checkpoint": "a torchvision resnet101 ImageNet state dict (e.g. resnet101-63fe2227.pth)",
 }
-DATASET_INPUTS = {"digits": [], "voc": ["voc_root", "sbd_root"], "cityscapes": ["cityscapes_root"]}
+DATASET_INPUTS = {"digits": [], "voc": ["voc_root", "sbd_root"], "cityscapes": ["cityscapes_root"],
+                  "digits_cls": [], "cifar10": ["cifar10_root"]}
 COCO_WEIGHTS = "resources/weights/deeplab_v2_coco.pt"
 
 
@@ -58,6 +60,14 @@ wildcard_constraints:
     exp="|".join(EXPERIMENTS),
     m="[AB]",
     i="[1-9][0-9]*",
+
+
+def task(exp):
+    return dataset_info(EXPERIMENTS[exp]["dataset"]).task
+
+
+SEG_EXPERIMENTS = [e for e in EXPERIMENTS if task(e) == "segmentation"]
+CLS_EXPERIMENTS = [e for e in EXPERIMENTS if task(e) == "classification"]
 
 
 def E(wildcards):
@@ -127,6 +137,8 @@ def labeled_ratio(e):
     if isinstance(e["labeled"], str):
         return Fraction(e["labeled"])
     total = config["digits"]["n_train"] if e["dataset"] == "digits" else dataset_info(e["dataset"]).train_size
+    if total is None:
+        raise ValueError(f"data set {e['dataset']}: give `labeled` as a ratio like '1/20'")
     return Fraction(e["labeled"], total)
 
 
@@ -202,3 +214,25 @@ def labeled_for(wildcards):
     if E(wildcards)["init"] == "dms":
         return f"results/{wildcards.exp}/dms/{wildcards.m}.txt"
     return split_file(wildcards.exp, "labeled")
+
+
+def cls_spec(wildcards):
+    """Algorithm 1: iteration 0 trains F0 on the labeled set, iteration i re-trains F_i from
+    scratch with a new seed on labeled + pseudo labels; all with mixup, EMA, cosine lr."""
+    e = E(wildcards)
+    i = int(wildcards.i)
+    c = e["classification"]
+    stage = e["baseline"] if i == 0 else e["dmt"]
+    seed = e["model_seeds"][0] + 1000 * i  # a previously unused seed per iteration
+    spec = {"crop_size": e["crop_size"], "scale_range": e["scale_range"], "optimizer": e["optimizer"],
+            "momentum": e["momentum"], "weight_decay": e["weight_decay"], "amp": e["amp"],
+            "schedule": c["schedule"], "mixup_alpha": c["mixup_alpha"], "ema_decay": c["ema_decay"],
+            "model": {"name": e["model"], "seed": seed, "weights": "scratch"},
+            "lr": stage["lr"], "batch_size": stage["batch_size"], "seed": seed}
+    if i == 0:
+        spec.update(epochs=baseline_epochs(e), loss_variant="ce")
+    else:
+        d = e["dmt"]
+        spec.update(epochs=d["epochs"], pseudo_per_batch=d["pseudo_per_batch"], gamma1=d["gamma1"],
+                    gamma2=d["gamma2"], loss_variant=d["loss_variant"], gamma_ramp=c["gamma_ramp"])
+    return json.dumps(spec, sort_keys=True)

@@ -70,3 +70,36 @@ rule convert_coco:
     shell:
         "python -m dmt convert-coco --checkpoint {input:q} --out {output} > {log} 2>&1 "
         "|| {{ tail -n 1 {log} >&2; exit 1; }}"
+
+
+rule prepare_digits_cls:
+    output:
+        directory("resources/data/digits_cls"),
+    params:
+        seed=config["digits"]["seed"],
+        version=DMT_VERSION,
+    log:
+        "logs/prepare_digits_cls.log",
+    benchmark:
+        "logs/benchmarks/prepare_digits_cls.tsv"
+    conda:
+        CONDA_ENV
+    shell:
+        "python -m dmt prepare digits_cls --out {output} --seed {params.seed} > {log} 2>&1"
+
+
+rule prepare_cifar10:
+    output:
+        directory("resources/data/cifar10"),
+    params:
+        root=lambda w: raw_input("cifar10_root", "CIFAR-10 experiments"),
+        version=DMT_VERSION,
+    log:
+        "logs/prepare_cifar10.log",
+    benchmark:
+        "logs/benchmarks/prepare_cifar10.tsv"
+    conda:
+        CONDA_ENV
+    shell:
+        "python -m dmt prepare cifar10 --cifar10-root {params.root:q} --out {output} "
+        "> {log} 2>&1 || {{ tail -n 1 {log} >&2; exit 1; }}"

@@ -16,6 +16,7 @@ rule pseudo_label:
         runtime=lambda w, threads: runtime_flags(w, threads),
         batch=lambda w: E(w)["inference_batch_size"],
         pad=lambda w: " ".join(map(str, E(w)["crop_size"])),
+        selection="",
     threads: lambda w: EXPERIMENTS[w.exp]["threads"]
     resources:
         mem_mb=res("pseudo", "mem_mb"),
@@ -30,5 +31,5 @@ rule pseudo_label:
     shell:
         "python -m dmt pseudo --dataset {params.dataset} --data {input.data} --teacher {input.teacher} "
         "--unlabeled {input.unlabeled} --alpha {params.alpha} --with-truth {params.runtime} "
-        "--batch-size {params.batch} --pad-to {params.pad} --summary {output.summary} "
+        "--batch-size {params.batch} --pad-to {params.pad} {params.selection} --summary {output.summary} "
         "--out {output.h5} > {log} 2>&1"

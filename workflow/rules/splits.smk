@@ -12,6 +12,7 @@ rule split:
         valtiny=lambda w: E(w)["valtiny"],
         train_split=lambda w: dataset_info(E(w)["dataset"]).train_split,
         fixed=lambda w: f"--labeled-list {E(w)['labeled_list']}" if E(w).get("labeled_list") else "",
+        valtiny_from=lambda w: "--valtiny-from-train" if task(w.exp) == "classification" else "",
     log:
         "logs/{exp}/split.log",
     benchmark:
@@ -20,7 +21,7 @@ rule split:
         CONDA_ENV
     shell:
         "python -m dmt split --data {input.data} --labeled {params.labeled} --valtiny {params.valtiny} "
-        "--seed {params.seed} --train-split {params.train_split} {params.fixed} "
+        "--seed {params.seed} --train-split {params.train_split} {params.fixed} {params.valtiny_from} "
         "--out-dir $(dirname {output.labeled}) > {log} 2>&1"
 
 
