@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= 2
 
-.PHONY: demo test test-slow install clean-results
+.PHONY: demo demo-classification test test-slow install clean-results
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; set PYTHON=/path/to/python3.11" >&2; exit 1; }
@@ -21,6 +21,10 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) results/digits_1_20/final_miou.json
 	@cat results/digits_1_20/final_miou.json
+
+demo-classification: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES) results/digits_cls_100/final_acc.json
+	@cat results/digits_cls_100/final_acc.json
 
 # TEST_MARKERS="slow or not slow" also runs the end-to-end demo test (minutes).
 TEST_MARKERS ?= not slow
