@@ -70,3 +70,23 @@ def test_subsets_share_one_pass():
     assert Constant.calls == 2  # each image predicted once
     assert out["valtiny"]["miou"] == 1.0 and out["valtiny"]["excluded_classes"] == ["0"]
     assert out["val"]["per_class_iou"] == {"0": 0.0, "1": 0.5}
+
+
+def test_classification_final_is_the_best_fine_grained_valtiny_iteration(tmp_path):
+    import json
+
+    from dmt.evaluate import select_final_classification
+
+    # (valtiny acc, valtiny fine-grained, test acc) per iteration 0..3
+    rows = [(0.97, 0.80, 0.90), (0.95, 0.81, 0.91), (0.96, 0.83, 0.93), (0.96, 0.83, 0.94)]
+    for i, (acc, fg, test) in enumerate(rows):
+        (tmp_path / f"iter{i}").mkdir()
+        (tmp_path / f"iter{i}" / "metrics.json").write_text(json.dumps(
+            {"valtiny": {"accuracy": acc, "fine_grained_accuracy": fg},
+             "test": {"accuracy": test, "fine_grained_accuracy": test - 0.1}}))
+    final = select_final_classification(tmp_path, 3)
+    # iteration 0 is the baseline, never selected; 2 and 3 tie on both criteria: the later wins
+    assert final["selected"] == "iter3" and final["accuracy"] == 0.94
+    assert final["baseline_accuracy"] == 0.90 and final["gain"] == pytest.approx(0.04)
+    assert final["fine_grained_accuracy"] == pytest.approx(0.84)
+    assert [h["valtiny_accuracy"] for h in final["history"]] == [0.97, 0.95, 0.96, 0.96]
