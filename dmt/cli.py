@@ -86,44 +86,41 @@ def _load_model(path, device):
 # ----------------------------------------------------------------------------- commands
 
 
+# What each `prepare` reads from the user's disk: option -> what it must hold.
+PREPARE_ROOTS = {
+    "voc": {"voc_root": "the folder holding VOC2012/JPEGImages, e.g. .../VOCdevkit",
+            "sbd_root": "the folder holding benchmark_RELEASE/dataset/cls/*.mat"},
+    "cityscapes": {"cityscapes_root": "the folder holding leftImg8bit/ and gtFine/"},
+    "cifar10": {"cifar10_root": "the folder holding cifar-10-batches-py/"},
+}
+
+
 def cmd_prepare(args) -> None:
-    if args.dataset == "cifar10":
-        from dmt.data.classification import prepare_cifar10
-
-        if not args.cifar10_root:
-            raise DMTError("prepare cifar10 needs --config cifar10_root=/path (the folder holding "
-                           "cifar-10-batches-py/), or --cifar10-root")
-        summary = prepare_cifar10(args.cifar10_root, args.out)
-        log.info("CIFAR-10 prepared in %s: %s", args.out, json.dumps(summary["counts"]))
-        return
-    if args.dataset == "digits_cls":
-        from dmt.data.classification import prepare_digits_cls
-
-        summary = prepare_digits_cls(args.out, seed=args.seed)
-        log.info("digits_cls prepared in %s: %s", args.out, json.dumps(summary["counts"]))
-        return
-    if args.dataset == "cityscapes":
-        from dmt.data.cityscapes_prepare import prepare_cityscapes
-
-        if not args.cityscapes_root:
-            raise DMTError("prepare cityscapes needs --config cityscapes_root=/path/to/cityscapes "
-                           "(the folder holding leftImg8bit/ and gtFine/), or --cityscapes-root")
-        summary = prepare_cityscapes(args.cityscapes_root, args.out)
-        log.info("Cityscapes prepared in %s: %s", args.out, json.dumps(summary["counts"]))
-        return
+    missing = {k: v for k, v in PREPARE_ROOTS.get(args.dataset, {}).items() if not getattr(args, k)}
+    if missing:
+        raise DMTError(f"prepare {args.dataset} needs " + "; ".join(
+            f"--config {k}=/path ({v}), or --{k.replace('_', '-')}" for k, v in missing.items()))
     if args.dataset == "voc":
         from dmt.data.voc_prepare import prepare_voc
 
-        if not args.voc_root or not args.sbd_root:
-            raise DMTError("prepare voc needs both roots: --config voc_root=/path/to/VOCdevkit "
-                           "sbd_root=/path/to/benchmark_RELEASE (or --voc-root/--sbd-root)")
         summary = prepare_voc(args.voc_root, args.sbd_root, args.out)
-        log.info("VOC prepared in %s: %s", args.out, json.dumps(summary["counts"]))
-        return
-    from dmt.data.digits import prepare_digits
+    elif args.dataset == "cityscapes":
+        from dmt.data.cityscapes_prepare import prepare_cityscapes
 
-    summary = prepare_digits(args.out, seed=args.seed, n_train=args.n_train, n_val=args.n_val)
-    log.info("digits prepared in %s: %s", args.out, json.dumps(summary["class_pixel_share"]))
+        summary = prepare_cityscapes(args.cityscapes_root, args.out)
+    elif args.dataset == "cifar10":
+        from dmt.data.classification import prepare_cifar10
+
+        summary = prepare_cifar10(args.cifar10_root, args.out)
+    elif args.dataset == "digits_cls":
+        from dmt.data.classification import prepare_digits_cls
+
+        summary = prepare_digits_cls(args.out, seed=args.seed)
+    else:
+        from dmt.data.digits import prepare_digits
+
+        summary = prepare_digits(args.out, seed=args.seed, n_train=args.n_train, n_val=args.n_val)
+    log.info("%s prepared in %s: %s", args.dataset, args.out, json.dumps(summary["counts"]))
 
 
 def cmd_split(args) -> None:

@@ -19,7 +19,7 @@ from dmt import IGNORE_INDEX
 from dmt.atomic import write_lines
 from dmt.data import prepared
 from dmt.data.registry import CITYSCAPES_CLASSES
-from dmt.data.voc import read_image, write_mask_png
+from dmt.data.voc import read_image, read_mask, write_mask_png
 from dmt.errors import DMTError
 
 NUM_LABEL_IDS = 34  # gtFine labelIds 0-33; license plates (-1) are never drawn into them
@@ -58,22 +58,7 @@ def find_images(root: Path, split: str) -> list[Path]:
 
 def read_label_ids(path) -> np.ndarray:
     """Cityscapes labelIds uint8 [H, W] from an 8-bit greyscale PNG, checked to be 0-33 or 255."""
-    try:
-        with Image.open(path) as image:
-            image.load()
-            if image.mode not in ("L", "P"):
-                raise DMTError(f"labelIds {path} is a {image.mode} image; expected 8-bit greyscale "
-                               f"label ids")
-            label = np.asarray(image)
-    except FileNotFoundError:
-        raise DMTError(f"labelIds {path} does not exist") from None
-    except (OSError, SyntaxError, ValueError) as e:
-        raise DMTError(f"labelIds {path} is corrupt or truncated ({e})") from None
-    bad = np.unique(label[(label >= NUM_LABEL_IDS) & (label != IGNORE_INDEX)])
-    if bad.size:
-        raise DMTError(f"labelIds {path} has label ids {bad.tolist()[:10]}; expected "
-                       f"0-{NUM_LABEL_IDS - 1} or {IGNORE_INDEX}")
-    return label
+    return read_mask(path, NUM_LABEL_IDS, what="labelIds", unit="label")
 
 
 def prepare_cityscapes(cityscapes_root, out_root, scale: float = 0.5) -> dict:

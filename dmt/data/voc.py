@@ -81,23 +81,24 @@ def read_image(path) -> np.ndarray:
         raise DMTError(f"image {path} is corrupt or truncated ({e})") from None
 
 
-def read_mask(path, num_classes: int) -> np.ndarray:
-    """Class ids uint8 [H, W] from a palette PNG (its indices, not its colours), checked."""
+def read_mask(path, num_classes: int, what: str = "mask", unit: str = "class") -> np.ndarray:
+    """Ids uint8 [H, W] from a palette or greyscale PNG (its indices, not its colours), checked
+    to be below ``num_classes`` or 255; ``what`` / ``unit`` name the file kind in errors."""
     try:
         with Image.open(path) as image:
             image.load()
             if image.mode not in ("P", "L"):
-                raise DMTError(f"mask {path} is a {image.mode} image; expected palette or greyscale "
-                               f"class ids")
+                raise DMTError(f"{what} {path} is a {image.mode} image; expected palette or greyscale "
+                               f"{unit} ids")
             mask = np.asarray(image)
     except FileNotFoundError:
-        raise DMTError(f"mask {path} does not exist") from None
+        raise DMTError(f"{what} {path} does not exist") from None
     except (OSError, SyntaxError, ValueError) as e:
-        raise DMTError(f"mask {path} is corrupt or truncated ({e})") from None
+        raise DMTError(f"{what} {path} is corrupt or truncated ({e})") from None
     bad = np.unique(mask[(mask >= num_classes) & (mask != IGNORE_INDEX)])
     if bad.size:
-        raise DMTError(f"mask {path} has class ids {bad.tolist()[:10]}; expected 0-{num_classes - 1} "
-                       f"or {IGNORE_INDEX}")
+        raise DMTError(f"{what} {path} has {unit} ids {bad.tolist()[:10]}; expected "
+                       f"0-{num_classes - 1} or {IGNORE_INDEX}")
     return mask
 
 
