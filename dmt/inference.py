@@ -86,21 +86,28 @@ class PredictedBatch:
         return self._crops(label.to(torch.uint8).cpu().numpy(), conf.to(torch.float16).cpu().numpy())
 
 
+def ready_for_inference(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """Eval mode on ``device``; channels-last on CUDA, as in training (NHWC tensor cores)."""
+    model.eval().to(device)
+    return model.to(memory_format=torch.channels_last) if device.type == "cuda" else model
+
+
+def images_to(images: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A host batch of images on ``device``, in the layout ``ready_for_inference`` expects."""
+    images = images.to(device, non_blocking=True)
+    return images.contiguous(memory_format=torch.channels_last) if device.type == "cuda" else images
+
+
 def predict(model: torch.nn.Module, dataset, device: torch.device, batch_size: int = 8,
             pad_to: Sequence[int] = (0, 0), num_workers: int = 0, amp: bool = True,
             desc: str | None = "predict") -> Iterator[PredictedBatch]:
     """Run ``model`` over ``dataset`` once; yield each batch's logits (not yet synchronised)."""
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
                         collate_fn=PadCollate(pad_to), pin_memory=device.type == "cuda")
-    model.eval().to(device)
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)  # as in training: NHWC tensor cores
+    model = ready_for_inference(model, device)
     with torch.inference_mode():
         for batch in tqdm(loader, desc=desc, unit="batch", mininterval=5, disable=desc is None):
-            images = batch["image"].to(device, non_blocking=True)
-            if device.type == "cuda":
-                images = images.contiguous(memory_format=torch.channels_last)
             with autocast(device, amp):
-                logits = model(images)
+                logits = model(images_to(batch["image"], device))
             yield PredictedBatch(batch["id"], batch["size"], logits,
                                  batch["target"].to(torch.uint8).numpy())

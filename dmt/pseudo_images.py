@@ -21,7 +21,7 @@ from tqdm import tqdm
 from dmt import IGNORE_INDEX
 from dmt.atomic import atomic_path
 from dmt.errors import DMTError
-from dmt.inference import autocast
+from dmt.inference import autocast, images_to, ready_for_inference
 from dmt.pseudo import _check_alpha, _string_dtype, _top_count, class_thresholds
 
 FORMAT = "dmt-image-pseudo-labels/1"
@@ -36,11 +36,16 @@ def top_alpha_threshold(conf, alpha: float) -> float:
     return float(np.sort(conf)[::-1][_top_count(alpha, conf.size) - 1])
 
 
-def top_alpha_images(conf, alpha: float) -> np.ndarray:
-    """Indices (ascending) of the images kept at ratio ``alpha``: conf >= the top-alpha threshold."""
+def _finite(conf) -> np.ndarray:
     conf = np.asarray(conf, dtype=np.float64).ravel()
     if not np.isfinite(conf).all():
         raise DMTError("the teacher produced non-finite confidences (NaN weights?)")
+    return conf
+
+
+def top_alpha_images(conf, alpha: float) -> np.ndarray:
+    """Indices (ascending) of the images kept at ratio ``alpha``: conf >= the top-alpha threshold."""
+    conf = _finite(conf)
     return np.flatnonzero(conf >= top_alpha_threshold(conf, alpha))
 
 
@@ -55,13 +60,13 @@ def predict_probs(model, dataset, device, batch_size: int = 256, amp: bool = Tru
 
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
                         collate_fn=collate, pin_memory=device.type == "cuda")
-    model.eval().to(device)
+    model = ready_for_inference(model, device)
     ids, probs, targets = [], [], []
     with torch.inference_mode():
         for images, target, batch_ids in tqdm(loader, desc=desc, unit="batch", mininterval=5,
                                               disable=desc is None):
             with autocast(device, amp):
-                logits = model(images.to(device, non_blocking=True))
+                logits = model(images_to(images, device))
             probs.append(logits.float().softmax(dim=1).cpu().numpy())
             targets.append(target.numpy())
             ids += batch_ids
@@ -73,9 +78,7 @@ def predict_probs(model, dataset, device, batch_size: int = 256, amp: bool = Tru
 def classwise_top_alpha_images(labels, conf, alpha: float, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
     """(kept indices, tau per class): the top alpha of the images predicted as each class, with
     segmentation's exact class-wise thresholds (``dmt.pseudo.class_thresholds``) over images."""
-    conf = np.asarray(conf, dtype=np.float64)
-    if not np.isfinite(conf).all():
-        raise DMTError("the teacher produced non-finite confidences (NaN weights?)")
+    conf = _finite(conf)
     tau = class_thresholds(labels, conf, alpha, num_classes)
     return np.flatnonzero(conf >= tau[np.asarray(labels)]), tau
 

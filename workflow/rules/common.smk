@@ -224,11 +224,10 @@ def cls_spec(wildcards):
     c = e["classification"]
     stage = e["baseline"] if i == 0 else e["dmt"]
     seed = e["model_seeds"][0] + 1000 * i  # a previously unused seed per iteration
-    spec = {"crop_size": e["crop_size"], "scale_range": e["scale_range"], "optimizer": e["optimizer"],
-            "momentum": e["momentum"], "weight_decay": e["weight_decay"], "amp": e["amp"],
-            "schedule": c["schedule"], "mixup_alpha": c["mixup_alpha"], "ema_decay": c["ema_decay"],
-            "model": {"name": e["model"], "seed": seed, "weights": "scratch"},
-            "lr": stage["lr"], "batch_size": stage["batch_size"], "seed": seed}
+    spec = _common_spec(e, "A", wildcards.exp)
+    spec["model"]["seed"] = seed
+    spec.update(schedule=c["schedule"], mixup_alpha=c["mixup_alpha"], ema_decay=c["ema_decay"],
+                lr=stage["lr"], batch_size=stage["batch_size"], seed=seed)
     if i == 0:
         spec.update(epochs=baseline_epochs(e), loss_variant="ce")
     else:
