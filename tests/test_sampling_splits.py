@@ -23,10 +23,16 @@ def test_difference_maximized_rejects_alpha_outside_half_one(alpha):
         difference_maximized(["a", "b"], alpha, 0)
 
 
-@pytest.mark.parametrize("spec,count", [("1/106", 100), ("1/50", 212), ("1/20", 529), ("1/8", 1323),
-                                        (100, 100), (0.05, 529)])
-def test_labeled_count_paper_sizes(spec, count):
+@pytest.mark.parametrize("spec,count", [("1/50", 211), ("1/20", 530), ("1/8", 1322), (100, 100), (0.05, 530)])
+def test_labeled_count_follows_the_authors_rule(spec, count):
+    # floor(n / ratio), plus one when that is 1 mod 8: the sizes of the published VOC lists
     assert labeled_count(10582, spec) == count
+
+
+def test_labeled_count_on_other_sizes():
+    assert labeled_count(2975, "1/8") == 371  # Cityscapes 1/8 (the published lists)
+    assert labeled_count(1000, "1/20") == 50
+    assert labeled_count(72, "1/8") == 10  # 9 is 1 mod 8
 
 
 @pytest.mark.parametrize("bad", ["1/0", "abc", "3/2", 0, 20000, True])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from fractions import Fraction
@@ -16,9 +17,11 @@ class Split:
 
 
 def labeled_count(total: int, labeled: str | int | float) -> int:
-    """Number of labeled ids: a count (int, e.g. 100) or a ratio ('1/20', 0.05).
+    """Number of labeled ids: a count (int, e.g. 100) or a ratio ('1/20', 0.05) of ``total``.
 
-    A ratio rounds to the nearest id, as the paper's split sizes do (10,582 / 106 -> 100).
+    A ratio follows the authors' rule: floor(total * ratio), plus one when that is 1 modulo 8
+    (no last batch of one image at batch size 8), e.g. 1/20 of VOC's 10,582 -> 529 -> 530,
+    1/8 -> 1,322, 1/50 -> 211; Cityscapes 1/8 of 2,975 -> 371.
     """
     if isinstance(labeled, bool):
         raise ValueError(f"labeled must be a count or a ratio, got {labeled!r}")
@@ -31,7 +34,9 @@ def labeled_count(total: int, labeled: str | int | float) -> int:
             raise ValueError(f"labeled ratio {labeled!r} is neither a count nor a ratio like '1/20'") from None
         if not 0 < ratio <= 1:
             raise ValueError(f"labeled ratio {labeled!r} must lie in (0, 1]")
-        count = round(ratio * total)
+        count = math.floor(ratio * total)
+        if count % 8 == 1:
+            count += 1
     if not 1 <= count <= total:
         raise ValueError(f"{count} labeled ids asked of a set of {total}")
     return count
