@@ -99,44 +99,10 @@ def evaluate_segmentation(model, dataset, device, batch_size: int = 8, pad_to=(0
                             class_names, amp, progress)["all"]
 
 
-def _val_miou(metrics_path) -> tuple[float, float, dict]:
-    import json
-
-    m = json.loads(Path(metrics_path).read_text())
-    return m["valtiny"]["miou"], m["val"]["miou"], m["val"]
-
-
-def select_final(results, iterations: int) -> dict:
-    """final_miou.json: of the last iteration's A and B, the one with the better valtiny mIoU
-    (ties go to A), reported on val; the baseline (iteration 0) is selected the same way."""
-    results = Path(results)
-
-    def select(i: int) -> tuple[str, dict]:
-        scores = {m: _val_miou(results / f"iter{i}" / m / "metrics.json") for m in ("A", "B")}
-        best = max(scores, key=lambda m: (scores[m][0], m == "A"))
-        return best, scores[best][2]
-
-    selected, final = select(iterations)
-    baseline_sel, baseline = select(0)
-    history = {m: [_val_miou(results / f"iter{i}" / m / "metrics.json")[1]
-                   for i in range(iterations + 1)] for m in ("A", "B")}
-    return {
-        "miou": final["miou"],
-        "selected": f"{selected}{iterations}",
-        "baseline_miou": baseline["miou"],
-        "baseline_selected": f"{baseline_sel}0",
-        "gain": final["miou"] - baseline["miou"],
-        "per_class_iou": final["per_class_iou"],
-        "excluded_classes": final["excluded_classes"],
-        "pixel_accuracy": final["pixel_accuracy"],
-        "val_miou_by_iteration": history,
-    }
-
-
 def evaluate_classification(model, dataset, subsets: dict[str, Sequence[str]], device,
                             batch_size: int = 256, amp: bool = True, progress: bool = True) -> dict:
     """Accuracy and fine-grained accuracy (Appendix C) per named id subset, one forward pass."""
-    from dmt.pseudo_images import predict_probs
+    from dmt.inference import predict_probs
 
     ids, probs, targets = predict_probs(model, dataset, device, batch_size, amp,
                                         desc="evaluate" if progress else None)
@@ -148,34 +114,3 @@ def evaluate_classification(model, dataset, subsets: dict[str, Sequence[str]], d
                      "fine_grained_accuracy": fine_grained_accuracy(probs[rows], targets[rows]),
                      "images": int(len(rows))}
     return out
-
-
-def select_final_classification(results, iterations: int) -> dict:
-    """final_acc.json: of the DMT iterations 1..N, the model with the best fine-grained valtiny
-    accuracy (Appendix C: on a few hundred images plain accuracy moves in steps of 0.5-1% and
-    ties; ties then go to plain accuracy, then to the later iteration), reported on the test
-    set; the baseline is iteration 0."""
-    import json
-
-    results = Path(results)
-    metrics = [json.loads((results / f"iter{i}" / "metrics.json").read_text()) for i in range(iterations + 1)]
-
-    def key(i):
-        tiny = metrics[i]["valtiny"]
-        return tiny["fine_grained_accuracy"], tiny["accuracy"], i
-
-    best = max(range(1, iterations + 1), key=key) if iterations else 0
-    test = metrics[best]["test"]
-    return {
-        "accuracy": test["accuracy"],
-        "fine_grained_accuracy": test["fine_grained_accuracy"],
-        "selected": f"iter{best}",
-        "baseline_accuracy": metrics[0]["test"]["accuracy"],
-        "gain": test["accuracy"] - metrics[0]["test"]["accuracy"],
-        "final_iteration_accuracy": metrics[-1]["test"]["accuracy"],
-        "history": [{"iteration": i, "test_accuracy": m["test"]["accuracy"],
-                     "test_fine_grained_accuracy": m["test"]["fine_grained_accuracy"],
-                     "valtiny_accuracy": m["valtiny"]["accuracy"],
-                     "valtiny_fine_grained_accuracy": m["valtiny"]["fine_grained_accuracy"]}
-                    for i, m in enumerate(metrics)],
-    }

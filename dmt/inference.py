@@ -12,12 +12,14 @@ from __future__ import annotations
 import contextlib
 from typing import Iterator, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from dmt import IGNORE_INDEX
+from dmt.errors import DMTError
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -111,3 +113,29 @@ def predict(model: torch.nn.Module, dataset, device: torch.device, batch_size: i
                 logits = model(images_to(batch["image"], device))
             yield PredictedBatch(batch["id"], batch["size"], logits,
                                  batch["target"].to(torch.uint8).numpy())
+
+
+def predict_probs(model, dataset, device, batch_size: int = 256, amp: bool = True,
+                  num_workers: int = 0, desc: str | None = "predict") -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Softmax of ``model`` over ``dataset`` in one pass: ``(ids, probs [N, C] float32, targets [N])``
+    (targets are 255 where the data set has no label)."""
+    def collate(items):
+        return (torch.stack([i["image"].as_subclass(torch.Tensor) for i in items]),
+                torch.stack([i["target"].as_subclass(torch.Tensor) for i in items]),
+                [i["id"] for i in items])
+
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
+                        collate_fn=collate, pin_memory=device.type == "cuda")
+    model = ready_for_inference(model, device)
+    ids, probs, targets = [], [], []
+    with torch.inference_mode():
+        for images, target, batch_ids in tqdm(loader, desc=desc, unit="batch", mininterval=5,
+                                              disable=desc is None):
+            with autocast(device, amp):
+                logits = model(images_to(images, device))
+            probs.append(logits.float().softmax(dim=1).cpu().numpy())
+            targets.append(target.numpy())
+            ids += batch_ids
+    if not ids:
+        raise DMTError("no images to predict")
+    return ids, np.concatenate(probs), np.concatenate(targets)

@@ -14,14 +14,11 @@ from pathlib import Path
 from typing import Iterable
 
 import numpy as np
-import torch
-from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from dmt import IGNORE_INDEX
 from dmt.atomic import atomic_path
 from dmt.errors import DMTError
-from dmt.inference import autocast, images_to, ready_for_inference
+from dmt.inference import predict_probs
 from dmt.pseudo import _check_alpha, _string_dtype, _top_count, class_thresholds
 
 FORMAT = "dmt-image-pseudo-labels/1"
@@ -47,32 +44,6 @@ def top_alpha_images(conf, alpha: float) -> np.ndarray:
     """Indices (ascending) of the images kept at ratio ``alpha``: conf >= the top-alpha threshold."""
     conf = _finite(conf)
     return np.flatnonzero(conf >= top_alpha_threshold(conf, alpha))
-
-
-def predict_probs(model, dataset, device, batch_size: int = 256, amp: bool = True,
-                  num_workers: int = 0, desc: str | None = "predict") -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Softmax of ``model`` over ``dataset`` in one pass: ``(ids, probs [N, C] float32, targets [N])``
-    (targets are 255 where the data set has no label)."""
-    def collate(items):
-        return (torch.stack([i["image"].as_subclass(torch.Tensor) for i in items]),
-                torch.stack([i["target"].as_subclass(torch.Tensor) for i in items]),
-                [i["id"] for i in items])
-
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
-                        collate_fn=collate, pin_memory=device.type == "cuda")
-    model = ready_for_inference(model, device)
-    ids, probs, targets = [], [], []
-    with torch.inference_mode():
-        for images, target, batch_ids in tqdm(loader, desc=desc, unit="batch", mininterval=5,
-                                              disable=desc is None):
-            with autocast(device, amp):
-                logits = model(images_to(images, device))
-            probs.append(logits.float().softmax(dim=1).cpu().numpy())
-            targets.append(target.numpy())
-            ids += batch_ids
-    if not ids:
-        raise DMTError("no images to predict")
-    return ids, np.concatenate(probs), np.concatenate(targets)
 
 
 def classwise_top_alpha_images(labels, conf, alpha: float, num_classes: int) -> tuple[np.ndarray, np.ndarray]:

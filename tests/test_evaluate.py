@@ -75,18 +75,42 @@ def test_subsets_share_one_pass():
 def test_classification_final_is_the_best_fine_grained_valtiny_iteration(tmp_path):
     import json
 
-    from dmt.evaluate import select_final_classification
+    from dmt.final import select_final_classification
 
     # (valtiny acc, valtiny fine-grained, test acc) per iteration 0..3
     rows = [(0.97, 0.80, 0.90), (0.95, 0.81, 0.91), (0.96, 0.83, 0.93), (0.96, 0.83, 0.94)]
+    files = {}
     for i, (acc, fg, test) in enumerate(rows):
-        (tmp_path / f"iter{i}").mkdir()
-        (tmp_path / f"iter{i}" / "metrics.json").write_text(json.dumps(
+        files[i, "A"] = tmp_path / f"iter{i}.json"
+        files[i, "A"].write_text(json.dumps(
             {"valtiny": {"accuracy": acc, "fine_grained_accuracy": fg},
              "test": {"accuracy": test, "fine_grained_accuracy": test - 0.1}}))
-    final = select_final_classification(tmp_path, 3)
+    final = select_final_classification(files)
     # iteration 0 is the baseline, never selected; 2 and 3 tie on both criteria: the later wins
     assert final["selected"] == "iter3" and final["accuracy"] == 0.94
     assert final["baseline_accuracy"] == 0.90 and final["gain"] == pytest.approx(0.04)
     assert final["fine_grained_accuracy"] == pytest.approx(0.84)
     assert [h["valtiny_accuracy"] for h in final["history"]] == [0.97, 0.95, 0.96, 0.96]
+
+
+def test_segmentation_final_picks_the_better_last_model_on_valtiny(tmp_path):
+    import json
+
+    from dmt.final import select_final
+
+    # (valtiny mIoU, val mIoU) of A and B after iterations 0..2
+    rows = {(0, "A"): (0.30, 0.31), (0, "B"): (0.35, 0.29), (1, "A"): (0.40, 0.41), (1, "B"): (0.42, 0.40),
+            (2, "A"): (0.50, 0.52), (2, "B"): (0.50, 0.55)}
+    files = {}
+    for (i, m), (tiny, val) in rows.items():
+        files[i, m] = tmp_path / f"{i}{m}.json"
+        block = {"miou": val, "per_class_iou": {}, "excluded_classes": [], "pixel_accuracy": 0.9}
+        files[i, m].write_text(json.dumps({"valtiny": {"miou": tiny}, "val": block}))
+    final = select_final(files)
+    # valtiny ties at iteration 2 go to A; the baseline is B0 (better valtiny), reported on val
+    assert final["selected"] == "A2" and final["miou"] == 0.52
+    assert final["baseline_selected"] == "B0" and final["baseline_miou"] == 0.29
+    assert final["val_miou_by_iteration"] == {"A": [0.31, 0.41, 0.52], "B": [0.29, 0.40, 0.55]}
+    del files[1, "B"]
+    with pytest.raises(ValueError, match="1:B"):
+        select_final(files)
