@@ -65,27 +65,34 @@ from dmt.models import build_model
 from dmt.pseudo import generate
 from dmt.train import TrainSpec, train
 
-# ---- Schedule of a full VOC 1/20 run (paper Algorithm 2; config.yaml experiment voc_1_20) -----
-VOC_LABELED_IMAGES = 530          # 1/20 of the 10,582 train_aug images
-VOC_UNLABELED_IMAGES = 10_052     # the rest, pseudo-labelled every iteration
-VOC_VAL_IMAGES = 1_449
-BASELINE_MODELS = 2               # models A and B
-BASELINE_EPOCHS = 134             # round(sqrt(20) * 30 oracle epochs), paper Appendix B
-DMT_ITERATIONS = 5                # alphas 0.2 ... 1.0
-DMT_MODELS_PER_ITERATION = 2
-DMT_EPOCHS = 4                    # counted on the pseudo-labelled set
-PSEUDO_PASSES = DMT_ITERATIONS * DMT_MODELS_PER_ITERATION
-VAL_EVALUATIONS = BASELINE_MODELS + DMT_ITERATIONS * DMT_MODELS_PER_ITERATION
-VALTINY_IMAGES = 200              # valtiny: evaluated during training (model selection)
-EVAL_EVERY = 10                   # eval_every (epochs) of voc_1_20
-
-# ---- Training-loop settings the benchmark shares with the pipeline ----------------------------
-DMT_LR, BASELINE_LR = 1e-3, 2e-3
-GAMMA = 5.0
+# ---- Schedule of a full VOC 1/20 run and the training settings: experiment voc_1_20 of
+# config/config.yaml, as the pipeline's plan (dmt/plan.py) derives them -----------------------
+VOC_VAL_IMAGES = 1_449            # VOC 2012 val
 ALPHA = 0.2                       # pseudo-labelling ratio (the cost does not depend on it)
-MOMENTUM, WEIGHT_DECAY = 0.9, 5e-4
-NUM_CLASSES = 21
-NUM_WORKERS = 4                   # num_workers of voc_1_20
+
+
+def _voc_1_20() -> dict:
+    import yaml
+
+    from dmt.data.splits import labeled_count
+    from dmt.plan import Plan
+
+    config = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "config.yaml").read_text())
+    plan = Plan(config)
+    exp, run = plan.experiment("voc_1_20"), plan.run("voc_1_20")
+    c, d = exp.cfg, exp.cfg["dmt"]
+    labeled = labeled_count(exp.train_size, c["labeled"])
+    baselines = len(plan.baseline_models("voc_1_20"))
+    return {"labeled": labeled, "unlabeled": exp.train_size - labeled, "baseline_models": baselines,
+            "baseline_epochs": exp.baseline_epochs(), "iterations": run.iterations,
+            "models": len(run.models), "dmt_epochs": d["epochs"], "valtiny": c["valtiny"],
+            "eval_every": c["eval_every"], "dmt_lr": d["lr"], "baseline_lr": c["baseline"]["lr"],
+            "gamma": d["gamma1"], "momentum": c["momentum"], "weight_decay": c["weight_decay"],
+            "num_workers": c["num_workers"], "num_classes": exp.info.num_classes}
+
+
+VOC = _voc_1_20()
+NUM_CLASSES = VOC["num_classes"]
 POOL = 16  # distinct synthetic samples per data set (indices wrap around)
 
 
@@ -200,15 +207,15 @@ def time_ours(args, device, clock, kind: str) -> dict:
     def run(steps: int, tmp: Path) -> float:
         # epochs=1: the run lasts steps_per_epoch = ceil(len(epoch set) / per-batch) = steps.
         if kind == "dmt":
-            spec = TrainSpec(epochs=1, lr=DMT_LR, batch_size=b, crop_size=(h, w), seed=0,
-                             pseudo_per_batch=n_pseudo, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY,
-                             gamma1=GAMMA, gamma2=GAMMA, loss_variant="dmt", amp=args.amp,
+            spec = TrainSpec(epochs=1, lr=VOC["dmt_lr"], batch_size=b, crop_size=(h, w), seed=0,
+                             pseudo_per_batch=n_pseudo, momentum=VOC["momentum"], weight_decay=VOC["weight_decay"],
+                             gamma1=VOC["gamma"], gamma2=VOC["gamma"], loss_variant="dmt", amp=args.amp,
                              log_every=args.log_every, num_workers=args.num_workers)
             labeled = InMemoryTrainSet(labeled_pool, POOL)
             pseudo = InMemoryTrainSet(pseudo_pool, steps * n_pseudo)
         else:
-            spec = TrainSpec(epochs=1, lr=BASELINE_LR, batch_size=b, crop_size=(h, w), seed=0,
-                             momentum=MOMENTUM, weight_decay=WEIGHT_DECAY, amp=args.amp,
+            spec = TrainSpec(epochs=1, lr=VOC["baseline_lr"], batch_size=b, crop_size=(h, w), seed=0,
+                             momentum=VOC["momentum"], weight_decay=VOC["weight_decay"], amp=args.amp,
                              log_every=args.log_every, num_workers=args.num_workers)
             labeled, pseudo = InMemoryTrainSet(labeled_pool, steps * b), None
         start = clock()
@@ -251,8 +258,8 @@ def time_bare(args, device, clock) -> dict:
         model = model.to(memory_format=torch.channels_last)
         images = images.contiguous(memory_format=torch.channels_last)
     model.train()
-    optimizer = torch.optim.SGD(model.parameters(), lr=DMT_LR, momentum=MOMENTUM,
-                                weight_decay=WEIGHT_DECAY)
+    optimizer = torch.optim.SGD(model.parameters(), lr=VOC["dmt_lr"], momentum=VOC["momentum"],
+                                weight_decay=VOC["weight_decay"])
     # As train(): a loss scaler only for fp16 (CUDA without bf16).
     scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and args.amp
                                   and not torch.cuda.is_bf16_supported())
@@ -428,30 +435,30 @@ def parse_args(argv=None):
     p.add_argument("--no-tensorboard", action="store_true",
                    help="our loop without TensorBoard logging (the pipeline logs)")
     p.add_argument("--log-every", type=int, default=10, help="our loop's logging period (default 10)")
-    p.add_argument("--num-workers", type=int, default=NUM_WORKERS,
-                   help=f"our loop's DataLoader workers (default {NUM_WORKERS}, as voc_1_20)")
+    p.add_argument("--num-workers", type=int, default=VOC["num_workers"],
+                   help=f"our loop's DataLoader workers (default {VOC['num_workers']}, as voc_1_20)")
     p.add_argument("--out", help="write the JSON here")
     s = p.add_argument_group("projection schedule (VOC 1/20, paper Algorithm 2)")
     d = " (default %(default)s)"
-    s.add_argument("--labeled-images", type=int, default=VOC_LABELED_IMAGES,
+    s.add_argument("--labeled-images", type=int, default=VOC["labeled"],
                    help="labelled images the baselines train on" + d)
-    s.add_argument("--unlabeled-images", type=int, default=VOC_UNLABELED_IMAGES,
+    s.add_argument("--unlabeled-images", type=int, default=VOC["unlabeled"],
                    help="pseudo-labelled images; a fine-tune epoch is counted on them" + d)
     s.add_argument("--val-images", type=int, default=VOC_VAL_IMAGES, help="val set" + d)
-    s.add_argument("--baseline-models", type=int, default=BASELINE_MODELS, help=d.strip())
-    s.add_argument("--baseline-epochs", type=int, default=BASELINE_EPOCHS,
+    s.add_argument("--baseline-models", type=int, default=VOC["baseline_models"], help=d.strip())
+    s.add_argument("--baseline-epochs", type=int, default=VOC["baseline_epochs"],
                    help="sqrt(1/ratio) x 30 oracle epochs" + d)
-    s.add_argument("--dmt-iterations", type=int, default=DMT_ITERATIONS, help=d.strip())
-    s.add_argument("--dmt-models", type=int, default=DMT_MODELS_PER_ITERATION,
+    s.add_argument("--dmt-iterations", type=int, default=VOC["iterations"], help=d.strip())
+    s.add_argument("--dmt-models", type=int, default=VOC["models"],
                    help="fine-tunes per iteration" + d)
-    s.add_argument("--dmt-epochs", type=int, default=DMT_EPOCHS, help="per fine-tune" + d)
-    s.add_argument("--pseudo-passes", type=int, default=PSEUDO_PASSES,
+    s.add_argument("--dmt-epochs", type=int, default=VOC["dmt_epochs"], help="per fine-tune" + d)
+    s.add_argument("--pseudo-passes", type=int, default=VOC["iterations"] * VOC["models"],
                    help="passes over the unlabeled images" + d)
-    s.add_argument("--val-evaluations", type=int, default=VAL_EVALUATIONS,
+    s.add_argument("--val-evaluations", type=int, default=VOC["baseline_models"] + VOC["iterations"] * VOC["models"],
                    help="of every trained model on val" + d)
-    s.add_argument("--valtiny-images", type=int, default=VALTINY_IMAGES,
+    s.add_argument("--valtiny-images", type=int, default=VOC["valtiny"],
                    help="valtiny, evaluated every --eval-every epochs in training; 0 leaves it out" + d)
-    s.add_argument("--eval-every", type=int, default=EVAL_EVERY, help="epochs" + d)
+    s.add_argument("--eval-every", type=int, default=VOC["eval_every"], help="epochs" + d)
     args = p.parse_args(argv)
     if args.pseudo_per_batch is None:
         args.pseudo_per_batch = min(args.batch_size - 1, round(args.batch_size * 7 / 8))

@@ -49,20 +49,23 @@ def _ids(path) -> list[str]:
     return read_id_file(path)
 
 
-def _dataset(args, ids, *, train_crop=None, scale_range=(0.5, 1.5), pseudo=None, with_masks=True):
-    """The data set of ``ids``, augmented for training when ``train_crop`` is given."""
+def _dataset(name: str, root, ids, *, augment=None, pseudo=None, with_masks=True):
+    """The data set ``name`` at ``root`` restricted to ``ids``; with ``augment`` (a TrainSpec),
+    augmented for training as the data set's task does it."""
     from dmt.data.registry import dataset_info
     from dmt.data.transforms import train_transform
     from dmt.data.voc import SegmentationDataset
 
-    info = dataset_info(args.dataset)
+    info = dataset_info(name)
     if info.task == "classification":
         from dmt.data.classification import AUGMENT, ClassificationDataset, classification_train_transform
 
-        transform = classification_train_transform(**AUGMENT[args.dataset]) if train_crop else None
-        return ClassificationDataset(args.data, ids, transform=transform, pseudo=pseudo, with_labels=with_masks)
-    transform = train_transform(tuple(train_crop), tuple(scale_range)) if train_crop else None
-    return SegmentationDataset(args.data, ids, info.num_classes, transform=transform,
+        transform = classification_train_transform(**AUGMENT[name]) if augment else None
+        return ClassificationDataset(root, ids, transform=transform, pseudo=pseudo, with_labels=with_masks)
+    if augment and augment.crop_size is None:
+        raise DMTError("segmentation training needs crop_size in the spec's hyper-parameters")
+    transform = train_transform(augment.crop_size, augment.scale_range) if augment else None
+    return SegmentationDataset(root, ids, info.num_classes, transform=transform,
                                with_masks=with_masks, pseudo=pseudo, image_ext=info.image_ext)
 
 
@@ -86,40 +89,16 @@ def _load_model(path, device):
 # ----------------------------------------------------------------------------- commands
 
 
-# What each `prepare` reads from the user's disk: option -> what it must hold.
-PREPARE_ROOTS = {
-    "voc": {"voc_root": "the folder holding VOC2012/JPEGImages, e.g. .../VOCdevkit",
-            "sbd_root": "the folder holding benchmark_RELEASE/dataset/cls/*.mat"},
-    "cityscapes": {"cityscapes_root": "the folder holding leftImg8bit/ and gtFine/"},
-    "cifar10": {"cifar10_root": "the folder holding cifar-10-batches-py/"},
-}
-
-
 def cmd_prepare(args) -> None:
-    missing = {k: v for k, v in PREPARE_ROOTS.get(args.dataset, {}).items() if not getattr(args, k)}
+    from dmt.data.registry import RAW_INPUTS, dataset_info, prepare_function
+
+    info = dataset_info(args.dataset)
+    missing = [k for k in info.raw_inputs if not getattr(args, k)]
     if missing:
         raise DMTError(f"prepare {args.dataset} needs " + "; ".join(
-            f"--config {k}=/path ({v}), or --{k.replace('_', '-')}" for k, v in missing.items()))
-    if args.dataset == "voc":
-        from dmt.data.voc_prepare import prepare_voc
-
-        summary = prepare_voc(args.voc_root, args.sbd_root, args.out)
-    elif args.dataset == "cityscapes":
-        from dmt.data.cityscapes_prepare import prepare_cityscapes
-
-        summary = prepare_cityscapes(args.cityscapes_root, args.out)
-    elif args.dataset == "cifar10":
-        from dmt.data.classification import prepare_cifar10
-
-        summary = prepare_cifar10(args.cifar10_root, args.out)
-    elif args.dataset == "digits_cls":
-        from dmt.data.classification import prepare_digits_cls
-
-        summary = prepare_digits_cls(args.out, seed=args.seed)
-    else:
-        from dmt.data.digits import prepare_digits
-
-        summary = prepare_digits(args.out, seed=args.seed, n_train=args.n_train, n_val=args.n_val)
+            f"--config {k}=/path ({RAW_INPUTS[k]}), or --{k.replace('_', '-')}" for k in missing))
+    kwargs = {k: getattr(args, k) for k in (*info.raw_inputs, *info.options)}
+    summary = prepare_function(args.dataset)(out_root=args.out, **kwargs)
     log.info("%s prepared in %s: %s", args.dataset, args.out, json.dumps(summary["counts"]))
 
 
@@ -161,51 +140,52 @@ def cmd_train(args) -> None:
 
     from dmt.data.registry import dataset_info
     from dmt.inference import pick_device
+    from dmt.jobs import read_job
     from dmt.models import build_model, model_meta
+    from dmt.provenance import code_digest, file_digest
     from dmt.pseudo import PseudoLabelStore
     from dmt.train import TrainSpec, train
 
+    job = read_job(args.spec, "train")
     try:
-        spec_in = json.loads(args.spec)
-        model_cfg = spec_in.pop("model")
-        spec = TrainSpec(**spec_in, num_workers=args.num_workers, checkpoint_every=args.checkpoint_every)
-    except (ValueError, TypeError, KeyError) as e:
-        raise DMTError(f"bad --spec: {e}") from e
+        spec = TrainSpec(**job.hyper, num_workers=args.num_workers, checkpoint_every=args.checkpoint_every)
+    except (ValueError, TypeError) as e:
+        raise DMTError(f"bad hyper-parameters in {args.spec}: {e}") from e
     eval_every = args.eval_every
     device = pick_device(args.device)
-    info = dataset_info(args.dataset)
+    info = dataset_info(job.dataset)
     torch.manual_seed(spec.seed)
 
-    labeled_ids = [i for path in args.labeled for i in _ids(path)]
-    labeled = _dataset(args, labeled_ids, train_crop=spec.crop_size, scale_range=spec.scale_range)
+    labeled_ids = [i for path in job.labeled for i in _ids(path)]
+    labeled = _dataset(job.dataset, job.data, labeled_ids, augment=spec)
     pseudo = None
-    fingerprint = [_file_digest(path) for path in args.labeled]
-    if args.pseudo:
+    if job.pseudo:
         if info.task == "classification":
             from dmt.pseudo_images import ImagePseudoLabels
 
-            store = ImagePseudoLabels(args.pseudo, unlabeled_ids=_ids(args.unlabeled))
+            store = ImagePseudoLabels(job.pseudo, unlabeled_ids=_ids(job.unlabeled))
         else:
-            store = PseudoLabelStore(args.pseudo, expected_ids=_ids(args.unlabeled))
-        pseudo = _dataset(args, store.ids, train_crop=spec.crop_size, scale_range=spec.scale_range,
-                          pseudo=store, with_masks=False)
-        fingerprint.append(_file_digest(args.pseudo))
-    if args.init_from:
-        model, meta = _load_model(args.init_from, device)
-        fingerprint.append(_file_digest(args.init_from))
+            store = PseudoLabelStore(job.pseudo, expected_ids=_ids(job.unlabeled))
+        pseudo = _dataset(job.dataset, job.data, store.ids, augment=spec, pseudo=store, with_masks=False)
+    if "from" in job.init:
+        model, meta = _load_model(job.init["from"], device)
     else:
-        weights = model_cfg.get("weights", "scratch")
         try:
-            meta = {**model_meta(model_cfg["name"], info.num_classes, weights), "dataset": args.dataset}
-            model = build_model(meta["model"], info.num_classes, seed=model_cfg["seed"], weights=weights)
-        except ValueError as e:
-            raise DMTError(f"bad --spec model: {e}") from e
+            meta = {**model_meta(job.init["model"], info.num_classes, job.init["weights"]),
+                    "dataset": job.dataset}
+            model = build_model(meta["model"], info.num_classes, seed=job.init["seed"],
+                                weights=job.init["weights"])
+        except (KeyError, ValueError) as e:
+            raise DMTError(f"bad init in {args.spec}: {e}") from e
+    # What the result depends on: the spec, every file it reads, and the training code. A
+    # checkpoint made under anything else is not resumed.
+    fingerprint = (code_digest("train"), file_digest(args.spec), *map(file_digest, job.inputs()))
 
     on_epoch_end = None
-    if args.valtiny:
+    if job.valtiny:
         from dmt.evaluate import evaluate_classification, evaluate_segmentation
 
-        valtiny = _dataset(args, _ids(args.valtiny))
+        valtiny = _dataset(job.dataset, job.data, _ids(job.valtiny))
 
         def on_epoch_end(epoch, model):
             if epoch % eval_every and epoch != spec.epochs:
@@ -220,7 +200,7 @@ def cmd_train(args) -> None:
     out = Path(args.out)
     summary = train(model, spec, labeled, out, pseudo=pseudo,
                     checkpoint_path=out.with_name(out.name + ".ckpt"),
-                    fingerprint_parts=tuple(fingerprint), device=device,
+                    fingerprint_parts=fingerprint, device=device,
                     tb_dir=args.tensorboard, on_epoch_end=on_epoch_end,
                     meta={**meta, "dmt_version": __version__})
     log.info("trained %d steps in %.0f s -> %s", summary["steps"], summary["seconds"], out)
@@ -230,28 +210,28 @@ def cmd_pseudo(args) -> None:
     from dmt.atomic import write_json
     from dmt.data.registry import dataset_info
     from dmt.inference import pick_device
+    from dmt.jobs import read_job
+    from dmt.provenance import file_digest
     from dmt.pseudo import generate
 
+    job = read_job(args.spec, "pseudo")
     device = pick_device(args.device)
-    model, meta = _load_model(args.teacher, device)
-    dataset = _dataset(args, _ids(args.unlabeled), with_masks=args.with_truth)
-    if dataset_info(args.dataset).task == "classification":
+    model, meta = _load_model(job.teacher, device)
+    dataset = _dataset(job.dataset, job.data, _ids(job.unlabeled), with_masks=job.with_truth)
+    summary_path = Path(args.out).with_suffix(".json")
+    if dataset_info(job.dataset).task == "classification":
         from dmt.pseudo_images import generate_image_labels
 
-        summary = generate_image_labels(model, dataset, args.out, args.alpha, _file_digest(args.teacher),
-                                        device, args.batch_size, amp=not args.no_amp,
-                                        classwise=args.classwise)
-        if args.summary:
-            write_json(args.summary, summary)
+        summary = generate_image_labels(model, dataset, args.out, job.alpha, file_digest(job.teacher),
+                                        device, job.batch_size, amp=job.amp, classwise=job.classwise)
+        write_json(summary_path, summary)
         log.info("pseudo labels -> %s: kept %d of %d images (%s top %.0f%%), accuracy of kept %s",
                  args.out, summary["kept"], summary["num_images"], summary["selection"],
-                 100 * args.alpha, summary["kept_accuracy"])
+                 100 * job.alpha, summary["kept_accuracy"])
         return
-    summary = generate(model, dataset, args.out, meta["num_classes"], args.alpha,
-                       _file_digest(args.teacher), device, args.batch_size, args.pad_to,
-                       amp=not args.no_amp)
-    if args.summary:
-        write_json(args.summary, summary)
+    summary = generate(model, dataset, args.out, meta["num_classes"], job.alpha,
+                       file_digest(job.teacher), device, job.batch_size, job.pad_to, amp=job.amp)
+    write_json(summary_path, summary)
     log.info("pseudo labels -> %s: kept %.1f%% of pixels, accuracy of kept %s", args.out,
              100 * summary["kept_fraction"], summary["kept_accuracy"])
 
@@ -272,7 +252,7 @@ def cmd_evaluate(args) -> None:
         subsets = {"test": _read_split(args.data, info.test_split), "valtiny": _ids(args.valtiny)}
         ids = list(dict.fromkeys(subsets["test"] + subsets["valtiny"]))
         result = {"model": str(args.model), "model_digest": _file_digest(args.model)}
-        result.update(evaluate_classification(model, _dataset(args, ids), subsets, device,
+        result.update(evaluate_classification(model, _dataset(args.dataset, args.data, ids), subsets, device,
                                               args.batch_size, amp=not args.no_amp))
         for split in subsets:
             log.info("%s accuracy %.4f (fine-grained %.4f) of %s", split, result[split]["accuracy"],
@@ -283,7 +263,7 @@ def cmd_evaluate(args) -> None:
     # valtiny is normally part of val: one pass over their union predicts each image once.
     ids = list(dict.fromkeys(subsets["val"] + subsets["valtiny"]))
     result = {"model": str(args.model), "model_digest": _file_digest(args.model)}
-    result.update(evaluate_subsets(model, _dataset(args, ids), subsets, device, args.batch_size,
+    result.update(evaluate_subsets(model, _dataset(args.dataset, args.data, ids), subsets, device, args.batch_size,
                                    args.pad_to, class_names=dataset_info(args.dataset).class_names,
                                    amp=not args.no_amp))
     for split in subsets:
@@ -301,15 +281,25 @@ def cmd_convert_coco(args) -> None:
 
 def cmd_final(args) -> None:
     from dmt.atomic import write_json
-    from dmt.evaluate import select_final, select_final_classification
+    from dmt.data.registry import dataset_info
+    from dmt.final import select_final, select_final_classification
 
+    metrics = {}
+    for item in args.metrics:
+        key, sep, path = item.partition("=")
+        i, colon, m = key.partition(":")
+        if not (sep and colon and i.isdigit() and m):
+            raise DMTError(f"--metrics takes ITERATION:MODEL=FILE items, e.g. 0:A=results/x/iter0/A/metrics.json; "
+                           f"got {item!r}")
+        metrics[int(i), m] = Path(path)
     try:
-        if args.task == "classification":
-            write_json(args.out, select_final_classification(Path(args.results), args.iterations))
+        if dataset_info(args.dataset).task == "classification":
+            result = select_final_classification(metrics)
         else:
-            write_json(args.out, select_final(Path(args.results), args.iterations))
+            result = select_final(metrics)
     except (OSError, KeyError, ValueError) as e:
-        raise DMTError(f"cannot summarise {args.results}: {e}") from e
+        raise DMTError(f"cannot summarise {args.out}: {e}") from e
+    write_json(args.out, result)
 
 
 # ----------------------------------------------------------------------------- parser
@@ -336,18 +326,20 @@ def _inference_args(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m dmt", description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=f"dmt {__version__}")
+    parser.add_argument("--log", metavar="FILE", help="write all output (logging, progress, warnings) "
+                        "to FILE; only a final error line also goes to the console (what the rules use)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
 
-    p = sub.add_parser("prepare", help="prepare a data set in PASCAL VOC layout")
-    p.add_argument("dataset", choices=["digits", "voc", "cityscapes", "digits_cls", "cifar10"])
+    from dmt.data.registry import DATASETS, RAW_INPUTS
+
+    p = sub.add_parser("prepare", help="prepare a data set (segmentation: PASCAL VOC layout)")
+    p.add_argument("dataset", choices=sorted(DATASETS))
     p.add_argument("--out", required=True)
-    p.add_argument("--seed", type=int, default=0, help="digits: composition seed")
+    for key in sorted({k for info in DATASETS.values() for k in info.raw_inputs}):
+        p.add_argument(f"--{key.replace('_', '-')}", dest=key, help=RAW_INPUTS[key])
+    p.add_argument("--seed", type=int, default=0, help="digits, digits_cls: composition / test-set seed")
     p.add_argument("--n-train", type=int, default=1000, help="digits: train canvases")
     p.add_argument("--n-val", type=int, default=300, help="digits: val canvases")
-    p.add_argument("--voc-root", help="voc: folder holding VOC2012/JPEGImages (e.g. VOCdevkit)")
-    p.add_argument("--sbd-root", help="voc: folder holding benchmark_RELEASE/dataset/cls/*.mat")
-    p.add_argument("--cityscapes-root", help="cityscapes: folder holding leftImg8bit/ and gtFine/")
-    p.add_argument("--cifar10-root", help="cifar10: folder holding cifar-10-batches-py/")
     p.set_defaults(func=cmd_prepare)
 
     p = sub.add_parser("split", help="seeded labeled / unlabeled / valtiny id lists")
@@ -372,36 +364,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-b", required=True)
     p.set_defaults(func=cmd_dms)
 
-    p = sub.add_parser("train", help="baseline training or a DMT fine-tuning")
-    _data_args(p)
+    p = sub.add_parser("train", help="baseline training, a DMT iteration or the oracle, from a spec file")
     _runtime_args(p)
-    p.add_argument("--spec", required=True, help="JSON: TrainSpec fields plus model {name, seed}")
-    p.add_argument("--labeled", required=True, nargs="+", help="labeled id list(s)")
-    p.add_argument("--pseudo", help="pseudo-label HDF5 of the other model (DMT fine-tuning)")
-    p.add_argument("--unlabeled", help="unlabeled id list the pseudo labels must match")
-    p.add_argument("--init-from", help="model to fine-tune from")
-    p.add_argument("--valtiny", help="id list evaluated after epochs (TensorBoard)")
+    p.add_argument("--spec", required=True, help="train spec JSON (dmt.jobs.TrainJob), e.g. "
+                   "results/{run}/iter{i}/{m}/spec.json as the workflow writes it")
     p.add_argument("--tensorboard", help="TensorBoard log folder")
     p.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes")
     p.add_argument("--checkpoint-every", type=int, default=200, help="steps between checkpoints")
     p.add_argument("--eval-every", type=int, default=1, help="epochs between valtiny evaluations")
     p.add_argument("--eval-batch-size", type=int, default=256, help="classification valtiny batch")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="model file to write")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("pseudo", help="class-wise top-alpha pseudo labels into HDF5 (one pass)")
-    _data_args(p)
+    p = sub.add_parser("pseudo", help="top-alpha pseudo labels into HDF5 (one pass), from a spec file")
     _runtime_args(p)
-    _inference_args(p)
-    p.add_argument("--teacher", required=True)
-    p.add_argument("--unlabeled", required=True)
-    p.add_argument("--alpha", type=float, required=True)
-    p.add_argument("--classwise", action="store_true",
-                   help="classification: top alpha of each predicted class, not of all images")
-    p.add_argument("--with-truth", action="store_true",
-                   help="read the unlabeled set's masks to report pseudo-label accuracy (diagnostic)")
-    p.add_argument("--summary", help="also write the summary JSON here")
-    p.add_argument("--out", required=True)
+    p.add_argument("--spec", required=True, help="pseudo spec JSON (dmt.jobs.PseudoJob)")
+    p.add_argument("--out", required=True, help="HDF5 file to write; its summary goes beside it (.json)")
     p.set_defaults(func=cmd_pseudo)
 
     p = sub.add_parser("evaluate", help="mIoU of a model on val and valtiny")
@@ -419,14 +397,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_convert_coco)
 
-    p = sub.add_parser("final", help="select the final model on valtiny, report val")
-    p.add_argument("--results", required=True, help="results/{exp}")
-    p.add_argument("--iterations", type=int, required=True)
-    p.add_argument("--task", choices=["segmentation", "classification"], default="segmentation",
-                   help="segmentation: best of A/B on valtiny; classification: best iteration")
+    p = sub.add_parser("final", help="select the final model on valtiny, report val (or test)")
+    p.add_argument("--dataset", required=True, help="the run's data set (its task decides the rule)")
+    p.add_argument("--metrics", required=True, nargs="+", metavar="I:M=FILE",
+                   help="metrics of model M (A, B) after iteration I (0 = baseline)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_final)
     return parser
+
+
+def _log_to(path) -> "object":
+    """Send everything this process prints (Python's and C libraries' stdout and stderr: logging,
+    progress bars, warnings) to ``path``; return a handle on the original stderr (the console), where
+    only the final ``error:`` line goes. A job's console line is then exactly its error."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    console = os.fdopen(os.dup(2), "w", buffering=1)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    return console
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -434,16 +426,28 @@ def main(argv: list[str] | None = None) -> int:
     # single writer (its own job, into a temp file), so locking buys nothing. Must precede h5py.
     os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")
     args = build_parser().parse_args(argv)
+    console = _log_to(args.log) if args.log else None
+
+    def fail(message: str, code: int) -> int:
+        print(message, file=sys.stderr)
+        if console is not None:
+            print(message, file=console)
+        return code
+
     _setup(getattr(args, "threads", None))
     try:
         args.func(args)
     except DMTError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return fail(f"error: {e}", 2)
     except KeyboardInterrupt:
-        print("error: interrupted; outputs written so far are complete, partial ones were removed",
-              file=sys.stderr)
-        return 130
+        return fail("error: interrupted; outputs written so far are complete, partial ones were removed", 130)
+    except Exception as e:  # a bug, not a user error: the traceback goes to the log
+        if console is None:
+            raise
+        import traceback
+
+        traceback.print_exc()
+        return fail(f"error: {type(e).__name__}: {e} (a bug in dmt; traceback in {args.log})", 1)
     return 0
 
 

@@ -19,7 +19,7 @@ import json
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -45,8 +45,8 @@ class TrainSpec:
     epochs: int
     lr: float
     batch_size: int
-    crop_size: tuple[int, int]
     seed: int
+    crop_size: tuple[int, int] | None = None  # segmentation: the random crop of training
     pseudo_per_batch: int = 0
     optimizer: str = "sgd"
     momentum: float = 0.9
@@ -65,10 +65,9 @@ class TrainSpec:
     mixup_alpha: float = 0.0  # Beta(a, a) mixup within the batch; 0 = off
     gamma_ramp: bool = False  # gamma * exp(-5 (1 - t/T)^2) instead of constant gamma
     ema_decay: float = 0.0  # > 0: keep an EMA of the weights; it is evaluated and saved
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        self.crop_size = tuple(self.crop_size)
+        self.crop_size = tuple(self.crop_size) if self.crop_size is not None else None
         self.scale_range = tuple(self.scale_range)
         if self.optimizer not in ("sgd", "adam"):
             raise ValueError(f"optimizer must be 'sgd' or 'adam', got {self.optimizer!r}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 
 import pytest
 import yaml
@@ -13,7 +12,8 @@ import yaml
 from fixtures import make_cifar10_pickles
 from test_workflow import REPO, planned, snakemake, write_config
 
-CLS_DAG = {"split": 1, "train_cls": 6, "pseudo_cls": 5, "evaluate_cls": 6, "final_cls": 1}
+CLS_DAG = {"split": 1, "train_spec": 6, "baseline": 1, "finetune": 5, "pseudo_spec": 5, "pseudo_label": 5,
+           "evaluate": 6, "final": 1}
 TINY_CLS = {
     "dataset": "digits_cls", "labeled": 20, "valtiny": 10, "model": "wrn_10_2", "crop_size": [8, 8],
     # sqrt(1300 / 20) * 0.4 rounds to 3 epochs of 20 labeled images
@@ -45,14 +45,14 @@ def test_digits_algorithm_1_end_to_end(tmp_path):
     assert 0 <= final["fine_grained_accuracy"] <= final["accuracy"] <= 1
     unlabeled = (tmp_path / "resources/splits/cls_tiny/unlabeled.txt").read_text().split()
     assert len(unlabeled) == 1300 - 20 - 10
-    first = json.loads((exp / "iter1" / "pseudo.json").read_text())
+    first = json.loads((exp / "iter1" / "pseudo_A.json").read_text())
     assert first["num_images"] == len(unlabeled) and first["kept"] >= len(unlabeled) // 2
-    assert json.loads((exp / "iter2" / "pseudo.json").read_text())["kept"] == len(unlabeled)
-    metrics = json.loads((exp / "iter2" / "metrics.json").read_text())
+    assert json.loads((exp / "iter2" / "pseudo_A.json").read_text())["kept"] == len(unlabeled)
+    metrics = json.loads((exp / "iter2" / "A" / "metrics.json").read_text())
     assert metrics["test"]["images"] == 497 and metrics["valtiny"]["images"] == 10
     import torch
 
-    models = [torch.load(exp / f"iter{i}" / "model.pt", weights_only=False) for i in range(3)]
+    models = [torch.load(exp / f"iter{i}" / "A" / "model.pt", weights_only=True) for i in range(3)]
     # Algorithm 1: every iteration is a fresh model from a previously unused seed.
     assert len({m["spec"]["seed"] for m in models}) == 3
     assert models[1]["spec"]["gamma_ramp"] and models[1]["spec"]["mixup_alpha"] == 0.75
@@ -62,21 +62,17 @@ def test_digits_algorithm_1_end_to_end(tmp_path):
 def test_cifar10_experiments_plan_table_1_settings(tmp_path):
     root = make_cifar10_pickles(tmp_path / "cifar10").parent
     configure(tmp_path, {"cifar10_root": str(root)})
-    assert planned(tmp_path, "results/cifar10_4000/final_acc.json") == {"prepare_cifar10": 1, **CLS_DAG}
-    out = snakemake(tmp_path, "-n", "-p", "results/cifar10_4000/iter1/model.pt",
-                    "results/cifar10_1000/iter1/model.pt").stdout
-    specs = {}
-    for line in out.splitlines():
-        m = re.search(r"--spec '(\{.*?\})'.*--out results/(\w+)/(iter\d)/model.pt", line)
-        if m:
-            specs[m.group(2, 3)] = json.loads(m.group(1))
+    assert planned(tmp_path, "results/cifar10_4000/final_acc.json") == {"prepare": 1, **CLS_DAG}
+    targets = [f"results/{e}/{i}/A/spec.json" for e in ("cifar10_4000", "cifar10_1000") for i in ("iter0", "iter1")]
+    snakemake(tmp_path, "--cores", "1", *targets)
+    specs = {tuple(t.split("/")[1:3]): json.loads((tmp_path / t).read_text()) for t in targets}
     base, dmt = specs["cifar10_4000", "iter0"], specs["cifar10_4000", "iter1"]
-    assert (base["epochs"], base["lr"], base["model"]["name"]) == (1061, 0.2, "wrn_28_2")  # sqrt(12.5) * 300
-    assert (dmt["epochs"], dmt["lr"], dmt["batch_size"], dmt["pseudo_per_batch"], dmt["gamma1"]) \
-        == (750, 0.1, 512, 448, 4)
-    assert dmt["schedule"] == "cosine" and dmt["gamma_ramp"] and dmt["weight_decay"] == 5e-4
-    assert specs["cifar10_1000", "iter1"]["pseudo_per_batch"] == 496  # 31:1
-    assert base["model"]["seed"] != dmt["model"]["seed"]
+    assert (base["hyper"]["epochs"], base["hyper"]["lr"], base["init"]["model"]) == (1061, 0.2, "wrn_28_2")
+    h = dmt["hyper"]  # sqrt(12.5) * 300 = 1061 baseline epochs above
+    assert (h["epochs"], h["lr"], h["batch_size"], h["pseudo_per_batch"], h["gamma1"]) == (750, 0.1, 512, 448, 4)
+    assert h["schedule"] == "cosine" and h["gamma_ramp"] and h["weight_decay"] == 5e-4
+    assert specs["cifar10_1000", "iter1"]["hyper"]["pseudo_per_batch"] == 496  # 31:1
+    assert base["init"]["seed"] != dmt["init"]["seed"] and dmt["init"]["weights"] == "scratch"
 
 
 @pytest.mark.slow
@@ -91,7 +87,7 @@ def test_cifar10_pickles_run_through_the_pipeline(tmp_path):
     assert len((splits / "unlabeled.txt").read_text().split()) == 30 - 8 - 4
     final = json.loads((tmp_path / "results/cifar_tiny/final_acc.json").read_text())
     assert final["selected"] == "iter1"
-    assert json.loads((tmp_path / "results/cifar_tiny/iter1/metrics.json").read_text())["test"]["images"] == 6
+    assert json.loads((tmp_path / "results/cifar_tiny/iter1/A/metrics.json").read_text())["test"]["images"] == 6
 
 
 def test_missing_cifar_root_is_named(tmp_path):

@@ -16,7 +16,8 @@ from fixtures import (make_caffe_coco_checkpoint, make_imagenet_state_dict, make
                       make_mini_voc_sbd)
 from test_workflow import REPO, planned, snakemake, write_config
 
-FULL_DAG = {"split": 1, "baseline": 2, "pseudo_label": 10, "finetune": 10, "evaluate": 12, "final": 1}
+FULL_DAG = {"split": 1, "train_spec": 12, "baseline": 2, "pseudo_spec": 10, "pseudo_label": 10, "finetune": 10,
+            "evaluate": 12, "final": 1}
 # Tiny runnable versions of the paper's experiments: same model, inits and rules, 1 step each.
 TINY_REAL = {
     "voc_tiny": {"dataset": "voc", "labeled": 2, "labeled_list": "data:train", "valtiny": 1,
@@ -52,35 +53,33 @@ def configure(workdir: Path, raw: dict, experiments: dict | None = None) -> None
     write_config(workdir, config)
 
 
-@pytest.mark.parametrize("target, prepare", [("voc_1_20", "prepare_voc"), ("city_1_8", "prepare_cityscapes")])
-def test_full_dag_of_a_paper_experiment_is_planned(tmp_path, raw, target, prepare):
+@pytest.mark.parametrize("target", ["voc_1_20", "city_1_8"])
+def test_full_dag_of_a_paper_experiment_is_planned(tmp_path, raw, target):
     configure(tmp_path, raw)
     jobs = planned(tmp_path, f"results/{target}/final_miou.json")
-    assert jobs == {prepare: 1, "convert_coco": 1, **FULL_DAG}
+    assert jobs == {"prepare": 1, "convert_coco": 1, **FULL_DAG}
 
 
 def test_table_1_settings_reach_the_jobs(tmp_path, raw):
     configure(tmp_path, raw)
-    out = snakemake(tmp_path, "-n", "-p", "results/voc_1_20/iter1/A/model.pt",
-                    "results/city_1_8/iter1/B/model.pt", "results/voc_1_106/iter0/A/model.pt").stdout
-    specs = {}
-    for line in out.splitlines():
-        m = re.search(r"--spec '(\{.*?\})'.*--out results/(\w+)/(iter\d)/([AB])/model.pt", line)
-        if m:
-            specs[m.group(2, 3, 4)] = json.loads(m.group(1))
-    voc_a, voc_b = specs["voc_1_20", "iter0", "A"], specs["voc_1_20", "iter0", "B"]
-    assert voc_a["epochs"] == 134 and voc_a["lr"] == 2e-3 and voc_a["crop_size"] == [321, 321]
-    assert voc_a["model"]["weights"] == "coco:resources/weights/deeplab_v2_coco.pt"
-    assert voc_b["model"]["weights"] == f"imagenet:{raw['imagenet_checkpoint']}"
-    ft = specs["voc_1_20", "iter1", "A"]
+    targets = ["voc_1_20/iter0/A", "voc_1_20/iter0/B", "voc_1_20/iter1/A", "city_1_8/iter1/B",
+               "city_1_8/iter0/A", "voc_1_106/iter0/A"]
+    snakemake(tmp_path, "--cores", "1", *[f"results/{t}/spec.json" for t in targets])
+    specs = {t: json.loads((tmp_path / "results" / t / "spec.json").read_text()) for t in targets}
+    voc_a, voc_b = specs["voc_1_20/iter0/A"], specs["voc_1_20/iter0/B"]
+    assert voc_a["hyper"]["epochs"] == 134 and voc_a["hyper"]["lr"] == 2e-3
+    assert voc_a["hyper"]["crop_size"] == [321, 321]
+    assert voc_a["init"]["weights"] == "coco:resources/weights/deeplab_v2_coco.pt"
+    assert voc_b["init"]["weights"] == f"imagenet:{raw['imagenet_checkpoint']}"
+    ft = specs["voc_1_20/iter1/A"]["hyper"]
     assert (ft["gamma1"], ft["gamma2"], ft["lr"], ft["epochs"], ft["batch_size"], ft["pseudo_per_batch"]) \
         == (5, 5, 1e-3, 4, 8, 7)
-    city = specs["city_1_8", "iter1", "B"]
+    city = specs["city_1_8/iter1/B"]["hyper"]
     assert (city["gamma1"], city["lr"], city["epochs"], city["pseudo_per_batch"], city["crop_size"]) \
         == (3, 4e-3, 10, 6, [256, 512])
-    assert specs["city_1_8", "iter0", "A"]["epochs"] == 170  # sqrt(8) * 60
-    assert specs["voc_1_106", "iter0", "A"]["epochs"] == 309  # sqrt(10582 / 100) * 30
-    assert "--labeled results/voc_1_106/dms/A.txt" in out
+    assert specs["city_1_8/iter0/A"]["hyper"]["epochs"] == 170  # sqrt(8) * 60
+    assert specs["voc_1_106/iter0/A"]["hyper"]["epochs"] == 309  # sqrt(10582 / 100) * 30
+    assert specs["voc_1_106/iter0/A"]["labeled"] == ["results/voc_1_106/dms/A.txt"]
 
 
 def test_missing_or_wrong_roots_are_named_before_any_job(tmp_path, raw):
@@ -123,9 +122,9 @@ def test_deeplab_v2_baselines_run_on_the_miniatures(tmp_path, raw):
         assert 0 <= metrics["val"]["miou"] <= 1
     import torch
 
-    a = torch.load(tmp_path / "results/voc_tiny/iter0/A/model.pt", weights_only=False)
-    b = torch.load(tmp_path / "results/voc_tiny/iter0/B/model.pt", weights_only=False)
+    a = torch.load(tmp_path / "results/voc_tiny/iter0/A/model.pt", weights_only=True)
+    b = torch.load(tmp_path / "results/voc_tiny/iter0/B/model.pt", weights_only=True)
     assert a["meta"]["init"] == "coco" and b["meta"]["init"] == "imagenet"
     assert a["summary"]["steps"] == 1
-    city = torch.load(tmp_path / "results/city_tiny/iter0/A/model.pt", weights_only=False)
+    city = torch.load(tmp_path / "results/city_tiny/iter0/A/model.pt", weights_only=True)
     assert city["meta"]["num_classes"] == 19 and city["meta"]["dataset"] == "cityscapes"

@@ -6,6 +6,7 @@ import copy
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -53,7 +54,10 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
 
 def planned(workdir: Path, *args: str) -> dict[str, int]:
     """Rule -> job count of a dry run (the 'Job stats' table)."""
-    out = snakemake(workdir, "-n", *args).stdout
+    return job_stats(snakemake(workdir, "-n", *args).stdout)
+
+
+def job_stats(out: str) -> dict[str, int]:
     counts = {}
     for line in out.split("Job stats:")[-1].splitlines():
         m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
@@ -95,7 +99,10 @@ def test_all_artifacts_exist(done):
     assert len(final["val_miou_by_iteration"]["A"]) == 3
     assert not list(exp.rglob("*.ckpt")) and not list(done.rglob("*.tmp"))
     assert (done / "logs" / "tiny" / "iter1" / "A" / "train.log").stat().st_size > 0
-    assert list((exp / "tensorboard").iterdir())
+    assert list((exp / "iter1" / "A" / "tensorboard").iterdir())
+    spec = json.loads((exp / "iter2" / "B" / "spec.json").read_text())
+    assert spec["init"] == {"from": "results/tiny/iter1/B/model.pt"}
+    assert spec["pseudo"] == "results/tiny/iter2/pseudo_A.h5"
 
 
 def test_second_run_has_nothing_to_do(done):
@@ -110,8 +117,8 @@ def test_gamma_change_plans_only_finetunes_and_what_follows(done):
         jobs = planned(done, "results/tiny/final_miou.json")
     finally:
         write_config(done, TINY)
-    assert jobs.get("finetune") == 4
-    assert "baseline" not in jobs and "split" not in jobs and "prepare_digits" not in jobs
+    assert jobs.get("finetune") == 4 and jobs.get("train_spec") == 4
+    assert "baseline" not in jobs and "split" not in jobs and "prepare" not in jobs
     # Iteration 1's pseudo labels come from the untouched baselines.
     assert jobs.get("pseudo_label", 0) == 2  # only iteration 2's
 
@@ -124,12 +131,35 @@ def test_alpha_change_reruns_from_that_iterations_pseudo_labels(done):
         jobs = planned(done, "results/tiny/final_miou.json")
     finally:
         write_config(done, TINY)
-    assert jobs == {"pseudo_label": 2, "finetune": 2, "evaluate": 2, "final": 1}
+    assert jobs == {"pseudo_spec": 2, "pseudo_label": 2, "finetune": 2, "evaluate": 2, "final": 1}
 
 
 def test_forcerun_one_iteration(done):
     jobs = planned(done, "results/tiny/iter2/B/model.pt", "--forcerun", "results/tiny/iter2/B/model.pt")
     assert jobs == {"finetune": 1}
+
+
+def test_a_metrics_fix_reevaluates_and_retrains_nothing(done, tmp_path):
+    """Each rule carries the digest of the code its command runs: a change to dmt/evaluate.py
+    reruns the evaluations and the final summary, no training and no pseudo-labelling."""
+    # Snakemake imports dmt from beside the Snakefile: a copy of the workflow with its own dmt.
+    copy_ = tmp_path / "repo"
+    ignore = shutil.ignore_patterns("__pycache__")
+    for part in ("dmt", "workflow"):
+        shutil.copytree(REPO / part, copy_ / part, ignore=ignore)
+    shutil.copy(REPO / "Snakefile", copy_)
+
+    def dry_run() -> dict[str, int]:
+        proc = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(copy_ / "Snakefile"),
+                               "--directory", str(done), "-n", "results/tiny/final_miou.json"],
+                              cwd=copy_, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return job_stats(proc.stdout)
+
+    assert dry_run() == {}
+    evaluate = copy_ / "dmt" / "evaluate.py"
+    evaluate.write_text(evaluate.read_text() + "\n# a fix in the metrics\n")
+    assert dry_run() == {"evaluate": 6, "final": 1}
 
 
 def test_kill_mid_training_then_rerun_completes(done):
@@ -174,6 +204,58 @@ def test_dms_init_trains_baselines_on_the_two_sub_subsets(tmp_path):
     cfg["experiments"]["tiny"]["init"] = "dms"
     write_config(tmp_path, cfg)
     jobs = planned(tmp_path, "results/tiny/iter0/A/model.pt", "results/tiny/iter0/B/model.pt")
-    assert jobs == {"prepare_digits": 1, "split": 1, "dms": 1, "baseline": 2}
-    out = snakemake(tmp_path, "-n", "-p", "results/tiny/iter0/B/model.pt").stdout
-    assert "--labeled results/tiny/dms/B.txt" in out
+    assert jobs == {"prepare": 1, "split": 1, "dms": 1, "baseline": 2, "train_spec": 2}
+    snakemake(tmp_path, "--cores", "1", "results/tiny/iter0/B/spec.json")
+    spec = json.loads((tmp_path / "results/tiny/iter0/B/spec.json").read_text())
+    assert spec["labeled"] == ["results/tiny/dms/B.txt"]
+
+
+def test_a_target_of_the_other_task_fails_before_any_job(tmp_path):
+    write_config(tmp_path, {"experiments": {**TINY["experiments"],
+                                            "tiny_cls": {"dataset": "digits_cls", "labeled": 20, "valtiny": 10}}})
+    for target, wrong in (("results/tiny_cls/final_miou.json", "final_miou.json"),
+                          ("results/tiny/final_acc.json", "final_acc.json"),
+                          ("results/tiny_cls/iter1/B/model.pt", "iter1/B/model.pt")):
+        proc = snakemake(tmp_path, "--cores", "1", target, check=False)
+        out = proc.stdout + proc.stderr
+        assert proc.returncode != 0 and wrong in out
+        exp = target.split("/")[1]
+        right = "final_acc.json" if exp == "tiny_cls" else "final_miou.json"
+        assert f"is not part of run {exp}" in out and f"results/{exp}/{right}" in out
+    assert not (tmp_path / "resources").exists() and not (tmp_path / "results").exists()
+
+
+def test_a_changed_init_never_resumes_the_old_checkpoint(tmp_path):
+    """An interrupted baseline leaves model.pt.ckpt; after `model:` changes, the rerun trains the
+    new model from step 0 instead of resuming the stale checkpoint of the old one."""
+    slow = copy.deepcopy(TINY)
+    slow["experiments"]["tiny"]["baseline"]["oracle_epochs"] = 30
+    write_config(tmp_path, slow)
+    model = tmp_path / "results" / "tiny" / "iter0" / "A" / "model.pt"
+    ckpt = model.with_name("model.pt.ckpt")
+    log = tmp_path / "logs" / "tiny" / "iter0" / "A" / "train.log"
+
+    def start():
+        return subprocess.Popen([*SNAKEMAKE, "--directory", str(tmp_path), "--cores", "1",
+                                 "--rerun-incomplete", "results/tiny/iter0/A/model.pt"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+
+    proc = start()
+    wait_for_checkpoint(ckpt, proc, 120)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert ckpt.is_file() and not model.exists()
+    snakemake(tmp_path, "--unlock")
+    slow["experiments"]["tiny"]["model"] = "deeplab_v2"
+    write_config(tmp_path, slow)
+    proc = start()
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and "starting over" not in (log.read_text() if log.exists() else ""):
+            assert proc.poll() is None, log.read_text()
+            time.sleep(0.2)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    text = log.read_text()
+    assert "belongs to another configuration; starting over" in text and "resuming from" not in text

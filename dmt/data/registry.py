@@ -1,4 +1,8 @@
-"""What the pipeline needs to know about each data set: classes and on-disk layout."""
+"""Everything the pipeline knows about each data set: task, classes, on-disk layout, and how it is
+prepared (which local files of the user's it reads, which function converts them).
+
+Adding a data set: an entry in DATASETS and its name in the config schema's ``dataset`` enum.
+"""
 
 from __future__ import annotations
 
@@ -31,21 +35,44 @@ class DatasetInfo:
     task: str = "segmentation"  # or "classification" (Algorithm 1)
     # Classification: the list of held-out test images (segmentation evaluates on val).
     test_split: str = "val"
+    # ``module:function`` writing the prepared folder; called with ``out_root`` and, by keyword, the
+    # raw inputs and options below.
+    prepare: str = ""
+    # Top-level config keys of local files the preparation reads (see RAW_INPUTS).
+    raw_inputs: tuple[str, ...] = ()
+    # Keys of the config's ``digits:`` section that parameterise an embedded data set.
+    options: tuple[str, ...] = ()
 
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
 
 
+# Local files the pipeline reads but cannot make (nothing is downloaded): config key -> what it is.
+RAW_INPUTS = {
+    "voc_root": "the folder holding VOC2012/JPEGImages (e.g. .../VOCdevkit)",
+    "sbd_root": "the folder holding benchmark_RELEASE/dataset/cls/*.mat",
+    "cityscapes_root": "the folder holding leftImg8bit/ and gtFine/",
+    "cifar10_root": "the folder holding cifar-10-batches-py/ (CIFAR-10, python version)",
+    "coco_checkpoint": "the Caffe-converted COCO DeepLab-v2 weights (e.g. resnet101COCO-41f33a49.pth)",
+    "imagenet_checkpoint": "a torchvision resnet101 ImageNet state dict (e.g. resnet101-63fe2227.pth)",
+}
+
 DATASETS = {
-    "digits": DatasetInfo("digits", DIGITS_CLASSES),
-    "voc": DatasetInfo("voc", VOC_CLASSES, train_split="train_aug", train_size=10582),
-    "cityscapes": DatasetInfo("cityscapes", CITYSCAPES_CLASSES, image_ext=".png", train_size=2975),
+    "digits": DatasetInfo("digits", DIGITS_CLASSES, prepare="dmt.data.digits:prepare_digits",
+                          options=("seed", "n_train", "n_val")),
+    "voc": DatasetInfo("voc", VOC_CLASSES, train_split="train_aug", train_size=10582,
+                       prepare="dmt.data.voc_prepare:prepare_voc", raw_inputs=("voc_root", "sbd_root")),
+    "cityscapes": DatasetInfo("cityscapes", CITYSCAPES_CLASSES, image_ext=".png", train_size=2975,
+                              prepare="dmt.data.cityscapes_prepare:prepare_cityscapes",
+                              raw_inputs=("cityscapes_root",)),
     "cifar10": DatasetInfo("cifar10", CIFAR10_CLASSES, train_size=50000, task="classification",
-                           test_split="test"),
+                           test_split="test", prepare="dmt.data.classification:prepare_cifar10",
+                           raw_inputs=("cifar10_root",)),
     # 1,797 scikit-learn digits less the 497 held out for test (prepare_digits_cls's default).
     "digits_cls": DatasetInfo("digits_cls", tuple(str(d) for d in range(10)), task="classification",
-                              test_split="test", train_size=1300),
+                              test_split="test", train_size=1300,
+                              prepare="dmt.data.classification:prepare_digits_cls", options=("seed",)),
 }
 
 
@@ -53,3 +80,11 @@ def dataset_info(name: str) -> DatasetInfo:
     if name not in DATASETS:
         raise ValueError(f"unknown data set {name!r}; known: {', '.join(sorted(DATASETS))}")
     return DATASETS[name]
+
+
+def prepare_function(name: str):
+    """The function that prepares data set ``name``."""
+    import importlib
+
+    module, _, function = dataset_info(name).prepare.partition(":")
+    return getattr(importlib.import_module(module), function)

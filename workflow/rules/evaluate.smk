@@ -1,48 +1,51 @@
 rule evaluate:
     input:
-        data=lambda w: data_root(w.exp),
-        model="results/{exp}/{stage}/model.pt",
-        valtiny=split_file("{exp}", "valtiny"),
+        data=lambda w: experiment_of(w).data_root,
+        model="results/{job}/model.pt",
+        valtiny=lambda w: experiment_of(w).split_file("valtiny"),
     output:
-        metrics="results/{exp}/{stage}/metrics.json",
+        metrics="results/{job}/metrics.json",
     wildcard_constraints:
-        stage="iter[0-9]+/[AB]|oracle",
+        job=MODEL_JOB,
     params:
-        dataset=lambda w: E(w)["dataset"],
-        runtime=lambda w, threads: runtime_flags(w, threads),
-        batch=lambda w: E(w)["inference_batch_size"],
-        pad=lambda w: " ".join(map(str, E(w)["crop_size"])),
-    threads: lambda w: EXPERIMENTS[w.exp]["threads"]
+        dataset=cfg("dataset"),
+        runtime=runtime,
+        args=lambda w: experiment_of(w).evaluate_args(),
+        code=code_digest("evaluate"),
+    threads: lambda w: experiment_of(w).cfg["threads"]
     resources:
         mem_mb=res("evaluate", "mem_mb"),
         runtime=res("evaluate", "runtime"),
         gpu=res("evaluate", "gpu"),
     log:
-        "logs/{exp}/{stage}/evaluate.log",
+        "logs/{job}/evaluate.log",
     benchmark:
-        "logs/{exp}/benchmarks/{stage}_evaluate.tsv"
+        "logs/{job}/evaluate.tsv"
     conda:
         CONDA_ENV
     shell:
-        "python -m dmt evaluate --dataset {params.dataset} --data {input.data} --model {input.model} "
-        "--val-split val --valtiny {input.valtiny} {params.runtime} --batch-size {params.batch} "
-        "--pad-to {params.pad} --out {output.metrics} > {log} 2>&1"
+        "python -m dmt --log {log} evaluate --dataset {params.dataset} --data {input.data} "
+        "--model {input.model} --valtiny {input.valtiny} {params.runtime} {params.args} --out {output.metrics}"
 
 
+# The run's result: the selected final model (segmentation: the better of the last A / B on
+# valtiny; classification: the best iteration on valtiny), reported on val (test), beside its
+# baseline and the per-iteration history.
 rule final:
     input:
-        lambda w: expand("results/{exp}/iter{n}/{m}/metrics.json", exp=w.exp,
-                         n=range(iterations(w.exp) + 1), m=["A", "B"]),
+        lambda w: list(PLAN.final_metrics(w.run, w.metric).values()),
     output:
-        "results/{exp}/final_miou.json",
+        "results/{run}/final_{metric}.json",
     params:
-        iterations=lambda w: iterations(w.exp),
+        dataset=cfg("dataset"),
+        metrics=lambda w: " ".join(f"{k}={v}" for k, v in PLAN.final_metrics(w.run, w.metric).items()),
+        code=code_digest("final"),
     log:
-        "logs/{exp}/final.log",
+        "logs/{run}/final_{metric}.log",
     benchmark:
-        "logs/{exp}/benchmarks/final.tsv"
+        "logs/{run}/final_{metric}.tsv"
     conda:
         CONDA_ENV
     shell:
-        "python -m dmt final --results results/{wildcards.exp} --iterations {params.iterations} "
-        "--out {output} > {log} 2>&1"
+        "python -m dmt --log {log} final --dataset {params.dataset} --metrics {params.metrics} "
+        "--out {output}"

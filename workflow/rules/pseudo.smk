@@ -1,35 +1,36 @@
-# Teacher {m} of iteration i-1 labels the unlabeled subset for the other model's iteration-i
-# fine-tuning. Both sets of an iteration come from iteration i-1 models, so the two fine-tunings
-# are independent jobs.
+# Teacher {t} of iteration i - 1 labels the unlabeled set for iteration i of a run. Both sets of a
+# mutual iteration come from iteration i - 1 models, so its two trainings are independent jobs.
+rule pseudo_spec:
+    output:
+        "results/{run}/iter{i}/pseudo_{t}.spec.json",
+    params:
+        spec=lambda w: to_json(PLAN.run(w.run).pseudo_job(int(w.i), w.t)),
+    log:
+        "logs/{run}/iter{i}/pseudo_{t}.spec.log",
+    run:
+        write_text(output[0], params.spec)
+
+
 rule pseudo_label:
     input:
-        data=lambda w: data_root(w.exp),
-        teacher=lambda w: f"results/{w.exp}/iter{int(w.i) - 1}/{w.m}/model.pt",
-        unlabeled=split_file("{exp}", "unlabeled"),
+        spec="results/{run}/iter{i}/pseudo_{t}.spec.json",
+        reads=lambda w: PLAN.run(w.run).pseudo_job(int(w.i), w.t).inputs(),
     output:
-        h5="results/{exp}/iter{i}/pseudo_{m}.h5",
-        summary="results/{exp}/iter{i}/pseudo_{m}.json",
+        h5="results/{run}/iter{i}/pseudo_{t}.h5",
+        summary="results/{run}/iter{i}/pseudo_{t}.json",
     params:
-        alpha=alpha,
-        version=DMT_VERSION,
-        dataset=lambda w: E(w)["dataset"],
-        runtime=lambda w, threads: runtime_flags(w, threads),
-        batch=lambda w: E(w)["inference_batch_size"],
-        pad=lambda w: " ".join(map(str, E(w)["crop_size"])),
-        selection="",
-    threads: lambda w: EXPERIMENTS[w.exp]["threads"]
+        runtime=runtime,
+        code=code_digest("pseudo"),
+    threads: lambda w: experiment_of(w).cfg["threads"]
     resources:
         mem_mb=res("pseudo", "mem_mb"),
         runtime=res("pseudo", "runtime"),
         gpu=res("pseudo", "gpu"),
     log:
-        "logs/{exp}/iter{i}/pseudo_{m}.log",
+        "logs/{run}/iter{i}/pseudo_{t}.log",
     benchmark:
-        "logs/{exp}/benchmarks/iter{i}_pseudo_{m}.tsv"
+        "logs/{run}/iter{i}/pseudo_{t}.tsv"
     conda:
         CONDA_ENV
     shell:
-        "python -m dmt pseudo --dataset {params.dataset} --data {input.data} --teacher {input.teacher} "
-        "--unlabeled {input.unlabeled} --alpha {params.alpha} --with-truth {params.runtime} "
-        "--batch-size {params.batch} --pad-to {params.pad} {params.selection} --summary {output.summary} "
-        "--out {output.h5} > {log} 2>&1"
+        "python -m dmt --log {log} pseudo --spec {input.spec} {params.runtime} --out {output.h5}"

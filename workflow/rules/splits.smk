@@ -1,18 +1,14 @@
 rule split:
     input:
-        data=lambda w: data_root(w.exp),
-        labeled_list=labeled_list_file,
+        data=lambda w: experiment_of(w).data_root,
+        labeled_list=lambda w: experiment_of(w).labeled_list_file(),
     output:
-        labeled=split_file("{exp}", "labeled"),
-        unlabeled=split_file("{exp}", "unlabeled"),
-        valtiny=split_file("{exp}", "valtiny"),
+        labeled="resources/splits/{exp}/labeled.txt",
+        unlabeled="resources/splits/{exp}/unlabeled.txt",
+        valtiny="resources/splits/{exp}/valtiny.txt",
     params:
-        labeled=lambda w: E(w)["labeled"],
-        seed=lambda w: E(w)["split_seed"],
-        valtiny=lambda w: E(w)["valtiny"],
-        train_split=lambda w: dataset_info(E(w)["dataset"]).train_split,
-        fixed=lambda w: f"--labeled-list {E(w)['labeled_list']}" if E(w).get("labeled_list") else "",
-        valtiny_from=lambda w: "--valtiny-from-train" if task(w.exp) == "classification" else "",
+        args=lambda w: experiment_of(w).split_args(),
+        code=code_digest("split"),
     log:
         "logs/{exp}/split.log",
     benchmark:
@@ -20,20 +16,19 @@ rule split:
     conda:
         CONDA_ENV
     shell:
-        "python -m dmt split --data {input.data} --labeled {params.labeled} --valtiny {params.valtiny} "
-        "--seed {params.seed} --train-split {params.train_split} {params.fixed} {params.valtiny_from} "
-        "--out-dir $(dirname {output.labeled}) > {log} 2>&1"
+        "python -m dmt --log {log} split --data {input.data} {params.args} --out-dir $(dirname {output.labeled})"
 
 
 rule dms:
     input:
-        labeled=split_file("{exp}", "labeled"),
+        labeled="resources/splits/{exp}/labeled.txt",
     output:
         a="results/{exp}/dms/A.txt",
         b="results/{exp}/dms/B.txt",
     params:
-        alpha=lambda w: E(w)["dms_alpha"],
-        seed=lambda w: E(w)["split_seed"],
+        alpha=cfg("dms_alpha"),
+        seed=cfg("split_seed"),
+        code=code_digest("split"),
     log:
         "logs/{exp}/dms.log",
     benchmark:
@@ -41,5 +36,5 @@ rule dms:
     conda:
         CONDA_ENV
     shell:
-        "python -m dmt dms --labeled {input.labeled} --alpha {params.alpha} --seed {params.seed} "
-        "--out-a {output.a} --out-b {output.b} > {log} 2>&1"
+        "python -m dmt --log {log} dms --labeled {input.labeled} --alpha {params.alpha} --seed {params.seed} "
+        "--out-a {output.a} --out-b {output.b}"

@@ -1,0 +1,425 @@
+"""The experiment plan: from the validated configuration, every job of every run and what it depends on.
+
+Plain Python with no Snakemake import: the workflow's rules ask it for paths, specs and parameters,
+and the tests check its formulas directly (``tests/test_plan.py``).
+
+Vocabulary
+- An *experiment* (``config["experiments"][name]``, merged over ``defaults``) is a data set, a split
+  and hyper-parameters. Its split and its iteration-0 models (the baselines) belong to it:
+  ``resources/splits/{exp}/``, ``results/{exp}/iter0/{A,B}/model.pt``, ``results/{exp}/oracle/``.
+- A *method* says how the unlabeled images are used (``METHODS``): two models labelling each other
+  (DMT and its loss variants), one model labelling itself (DST, CBST; Algorithm 1 for
+  classification, whose "mutual" models are consecutive iterations), or online self-training.
+- A *run* is an experiment trained with a method. The experiment's own ``method`` is the run named
+  like the experiment (``results/{exp}/...``); the other methods of a comparison are runs named
+  ``{exp}/{method}`` (``results/{exp}/{method}/...``). Every run of an experiment starts from the
+  same baselines: the plan points the first iteration of each at ``results/{exp}/iter0/``.
+
+Paths are a contract (users and tests target them):
+    results/{run}/iter{i}/{m}/spec.json model.pt model.json metrics.json   i >= 1
+    results/{run}/iter{i}/pseudo_{t}.spec.json pseudo_{t}.h5 pseudo_{t}.json   teacher t of i - 1
+    results/{run}/final_miou.json | final_acc.json
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import shlex
+from dataclasses import dataclass
+from fractions import Fraction
+
+from dmt.data.registry import RAW_INPUTS, dataset_info
+from dmt.data.splits import labeled_count
+from dmt.jobs import PseudoJob, TrainJob
+
+COCO_WEIGHTS = "resources/weights/deeplab_v2_coco.pt"
+METRIC = {"segmentation": "miou", "classification": "acc"}
+
+
+class PlanError(ValueError):
+    """A configuration that cannot be run, or a target that does not exist; the message says why."""
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    loss_variant: str  # dmt.losses.VARIANTS
+    mutual: bool  # segmentation: A and B label each other; otherwise one model labels itself
+    tasks: tuple[str, ...]
+    online: bool = False
+    description: str = ""
+
+
+METHODS = {m.name: m for m in (
+    Method("dmt", "dmt", True, ("segmentation", "classification"),
+           description="dynamic mutual training (Eq. 6); classification: Algorithm 1"),
+    Method("dmt_naive", "naive", True, ("segmentation",),
+           description="DMT weighting every pseudo label by p_student^gamma1, no case split"),
+    Method("dmt_flip", "flip", True, ("segmentation",),
+           description="DMT with positive disagreements flipped to the student's label"),
+    Method("dst", "dmt", False, ("segmentation",),
+           description="dynamic self-training: one model labels itself, dynamic loss"),
+    Method("cbst", "ce", False, ("segmentation",),
+           description="class-balanced self-training: one model labels itself, plain CE"),
+    Method("cl", "ce", False, ("classification",),
+           description="curriculum labeling: Algorithm 1 with plain CE"),
+)}
+
+
+def merge(base: dict, override: dict) -> dict:
+    """``override`` on top of ``base``, nested dicts merged key by key."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def baseline_epochs(ratio: Fraction, oracle_epochs: float) -> int:
+    """Paper Appendix B: a baseline on a fraction ``ratio`` of the labels trains
+    sqrt(1 / ratio) times the fully supervised (oracle) epochs."""
+    return max(1, round(math.sqrt(1 / ratio) * oracle_epochs))
+
+
+def finetune_seed(iteration: int, model_seed: int) -> int:
+    """A fresh data order (and, for classification, a previously unused init) per iteration."""
+    return 1000 * iteration + model_seed
+
+
+class Experiment:
+    def __init__(self, name: str, cfg: dict, config: dict):
+        self.name, self.cfg, self._config = name, cfg, config
+        self.dataset = cfg["dataset"]
+        self.info = dataset_info(self.dataset)
+        self.task = self.info.task
+        self.method = METHODS[cfg["method"]]
+        self.iterations = len(cfg["dmt"]["alphas"])
+
+    # -- data and split
+    @property
+    def data_root(self) -> str:
+        return f"resources/data/{self.dataset}"
+
+    def split_file(self, kind: str) -> str:
+        return f"resources/splits/{self.name}/{kind}.txt"
+
+    @property
+    def train_size(self) -> int | None:
+        """Images in the train list the split partitions, where known before preparation."""
+        if "n_train" in self.info.options:
+            return self._config["digits"]["n_train"]
+        return self.info.train_size
+
+    def labeled_ratio(self) -> Fraction:
+        labeled = self.cfg["labeled"]
+        if isinstance(labeled, str):
+            return Fraction(labeled)
+        if self.train_size is None:
+            raise PlanError(f"experiment {self.name}: data set {self.dataset} has no known size; "
+                            f"give `labeled` as a ratio like '1/20'")
+        return Fraction(labeled, self.train_size)
+
+    def baseline_epochs(self) -> int:
+        return baseline_epochs(self.labeled_ratio(), self.cfg["baseline"]["oracle_epochs"])
+
+    def labeled_list_file(self) -> list[str]:
+        """A fixed labeled list that is a file of the user's (an input: editing it reruns the
+        split); ``data:NAME`` lists live in the prepared data."""
+        value = self.cfg.get("labeled_list") or ""
+        return [] if not value or value.startswith("data:") else [value]
+
+    def split_args(self) -> str:
+        """Flags of `python -m dmt split` for this experiment."""
+        c = self.cfg
+        args = [f"--labeled {c['labeled']}", f"--valtiny {c['valtiny']}", f"--seed {c['split_seed']}",
+                f"--train-split {self.info.train_split}"]
+        if c.get("labeled_list"):
+            args.append(f"--labeled-list {shlex.quote(c['labeled_list'])}")
+        if self.task == "classification":  # the test set is never used for selection
+            args.append("--valtiny-from-train")
+        return " ".join(args)
+
+    def evaluate_args(self) -> str:
+        """Flags of `python -m dmt evaluate` that change its result."""
+        args = [f"--batch-size {self.cfg['inference_batch_size']}"]
+        if self.task == "segmentation":  # zero-padded to at least the training crop, as in training
+            args.append("--pad-to {} {}".format(*self.cfg["crop_size"]))
+        if not self.cfg["amp"]:
+            args.append("--no-amp")
+        return " ".join(args)
+
+    def labeled_for(self, m: str) -> str:
+        """Baseline training set of model ``m``: the labeled split, or its DMS sub-subset."""
+        return f"results/{self.name}/dms/{m}.txt" if self.cfg["init"] == "dms" else self.split_file("labeled")
+
+    # -- models
+    def model_seed(self, m: str) -> int:
+        return self.cfg["model_seeds"]["AB".index(m)]
+
+    def baseline_path(self, m: str) -> str:
+        return f"results/{self.name}/iter0/{m}/model.pt"
+
+    def weights(self, m: str) -> str:
+        """The init of model ``m`` as `dmt train` takes it: coco -> the converted file, imagenet ->
+        the user's state dict, scratch and explicit KIND:/path as they are."""
+        weights = self.cfg["weights"]["AB".index(m)]
+        if weights == "coco":
+            return f"coco:{COCO_WEIGHTS}"
+        if weights == "imagenet":
+            return f"imagenet:{raw_input(self._config, 'imagenet_checkpoint', f'experiment {self.name} (weights: imagenet)')}"
+        return weights
+
+    def needs_raw(self) -> list[str]:
+        """Config keys of the local files this experiment reads."""
+        checkpoints = [f"{w}_checkpoint" for w in self.cfg["weights"] if w in ("coco", "imagenet")]
+        return list(self.info.raw_inputs) + checkpoints
+
+    def hyper(self, stage: str, seed: int, loss_variant: str = "ce") -> dict:
+        """``TrainSpec`` fields of a baseline (``stage="baseline"``), the oracle, or an iteration."""
+        c = self.cfg
+        out = {"optimizer": c["optimizer"], "momentum": c["momentum"], "weight_decay": c["weight_decay"],
+               "head_lr_mult": c["head_lr_mult"], "amp": c["amp"], "seed": seed}
+        if self.task == "segmentation":
+            out.update(crop_size=c["crop_size"], scale_range=c["scale_range"])
+        else:
+            k = c["classification"]
+            out.update(schedule=k["schedule"], mixup_alpha=k["mixup_alpha"], ema_decay=k["ema_decay"])
+        if stage in ("baseline", "oracle"):
+            b = c["baseline"]
+            epochs = self.baseline_epochs() if stage == "baseline" else round(b["oracle_epochs"])
+            out.update(epochs=epochs, lr=b["lr"], batch_size=b["batch_size"], loss_variant="ce")
+            return out
+        d = c["dmt"]
+        out.update(epochs=d["epochs"], lr=d["lr"], batch_size=d["batch_size"],
+                   pseudo_per_batch=d["pseudo_per_batch"], loss_variant=loss_variant)
+        if loss_variant != "ce":  # plain CE has no gammas: changing them must not rerun it
+            out.update(gamma1=d["gamma1"], gamma2=d["gamma2"])
+        if self.task == "classification":
+            out["gamma_ramp"] = c["classification"]["gamma_ramp"] and loss_variant != "ce"
+        return out
+
+    def baseline_job(self, m: str) -> TrainJob:
+        seed = self.model_seed(m)
+        return TrainJob(dataset=self.dataset, data=self.data_root, labeled=[self.labeled_for(m)],
+                        valtiny=self.split_file("valtiny"), hyper=self.hyper("baseline", seed),
+                        init={"model": self.cfg["model"], "seed": seed, "weights": self.weights(m)})
+
+    def oracle_job(self) -> TrainJob:
+        """Fully supervised reference: every train id labeled (labeled + unlabeled lists)."""
+        seed = self.model_seed("A")
+        return TrainJob(dataset=self.dataset, data=self.data_root,
+                        labeled=[self.split_file("labeled"), self.split_file("unlabeled")],
+                        valtiny=self.split_file("valtiny"), hyper=self.hyper("oracle", seed),
+                        init={"model": self.cfg["model"], "seed": seed, "weights": self.weights("A")})
+
+    # -- checks that need no data
+    def validate(self) -> None:
+        c, where = self.cfg, f"experiment {self.name}"
+        if self.task not in self.method.tasks:
+            ok = [n for n, m in METHODS.items() if self.task in m.tasks]
+            raise PlanError(f"{where}: method {self.method.name} does not apply to {self.task} "
+                            f"(data set {self.dataset}); use one of {', '.join(ok)}")
+        labeled = c["labeled"]
+        if isinstance(labeled, str):
+            ratio = Fraction(labeled)
+            if not 0 < ratio < 1:
+                raise PlanError(f"{where}: labeled: {labeled!r} must be a ratio between 0 and 1 "
+                                f"(exclusive): some train images must stay unlabeled")
+        size = self.train_size
+        if size is not None and not c.get("labeled_list"):
+            # Classification draws valtiny from train first.
+            pool = size - (c["valtiny"] if self.task == "classification" else 0)
+            try:
+                count = labeled_count(pool, labeled)
+            except ValueError as e:
+                raise PlanError(f"{where}: labeled: {labeled!r} does not fit data set {self.dataset} "
+                                f"({pool} train images): {e}") from None
+            if count >= pool:
+                raise PlanError(f"{where}: labeled: {labeled!r} labels all {pool} train images of "
+                                f"{self.dataset}; DMT needs unlabeled ones")
+        d = c["dmt"]
+        if d["pseudo_per_batch"] >= d["batch_size"]:
+            raise PlanError(f"{where}: dmt.pseudo_per_batch ({d['pseudo_per_batch']}) must leave at "
+                            f"least one labeled image in dmt.batch_size ({d['batch_size']})")
+        if self.method.mutual and self.task == "segmentation" and c["init"] == "seeds" \
+                and len(set(c["model_seeds"])) == 1 and c["weights"][0] == c["weights"][1]:
+            raise PlanError(f"{where}: models A and B would be identical (same weights and model_seeds "
+                            f"with init: seeds); give them different seeds or weights, or init: dms")
+
+
+class Run:
+    """An experiment trained with one method."""
+
+    def __init__(self, name: str, exp: Experiment, method: "Method"):
+        self.name, self.exp, self.method = name, exp, method
+        self.task = exp.task
+        self.models = ("A", "B") if method.mutual and exp.task == "segmentation" else ("A",)
+        self.iterations = exp.iterations
+        self.metric = METRIC[exp.task]
+
+    @property
+    def is_base(self) -> bool:
+        return self.name == self.exp.name
+
+    # -- paths
+    def model_path(self, i: int, m: str) -> str:
+        return self.exp.baseline_path(m) if i == 0 else f"results/{self.name}/iter{i}/{m}/model.pt"
+
+    def metrics_path(self, i: int, m: str) -> str:
+        return self.model_path(i, m).replace("/model.pt", "/metrics.json")
+
+    def pseudo_path(self, i: int, t: str) -> str:
+        return f"results/{self.name}/iter{i}/pseudo_{t}.h5"
+
+    @property
+    def final_path(self) -> str:
+        return f"results/{self.name}/final_{self.metric}.json"
+
+    def teacher(self, m: str) -> str:
+        """The model whose previous iteration labels for student ``m``."""
+        return {"A": "B", "B": "A"}[m] if len(self.models) == 2 else m
+
+    def targets(self) -> list[str]:
+        out = [self.final_path]
+        last = self.iterations
+        out += [f"results/{self.name}/iter{{1..{last}}}/{m}/model.pt" for m in self.models]
+        out += [f"results/{self.name}/iter{{1..{last}}}/pseudo_{self.teacher(m)}.h5" for m in self.models]
+        if self.is_base:
+            out += [self.exp.baseline_path(m) for m in self.models] + [f"results/{self.name}/oracle/metrics.json"]
+        return out
+
+    def _no_such(self, what: str) -> PlanError:
+        return PlanError(f"{what} is not part of run {self.name} ({self.task}, method "
+                         f"{self.method.name}, models {'/'.join(self.models)}, iterations 1..{self.iterations}); "
+                         f"its targets are: {', '.join(self.targets())}")
+
+    def check(self, i: int, m: str, what: str) -> None:
+        if m not in self.models or not 0 <= i <= self.iterations or (i == 0 and not self.is_base):
+            raise self._no_such(what)
+
+    def check_final(self, metric: str) -> None:
+        if metric != self.metric:
+            raise self._no_such(f"results/{self.name}/final_{metric}.json")
+
+    # -- jobs
+    def train_job(self, i: int, m: str) -> TrainJob:
+        """Iteration ``i`` >= 1 of student ``m``: its teacher's pseudo labels of iteration ``i``."""
+        self.check(i, m, f"results/{self.name}/iter{i}/{m}/model.pt")
+        if i == 0:
+            raise self._no_such(f"results/{self.name}/iter0/{m}/model.pt")  # the experiment's baseline
+        e = self.exp
+        seed = finetune_seed(i, e.model_seed(m))
+        hyper = e.hyper("dmt", seed, self.method.loss_variant)
+        if e.task == "classification":
+            # Algorithm 1: F_i is re-initialised from scratch with a previously unused seed.
+            init = {"model": e.cfg["model"], "seed": seed, "weights": "scratch"}
+        else:
+            init = {"from": self.model_path(i - 1, m)}
+        return TrainJob(dataset=e.dataset, data=e.data_root, labeled=[e.split_file("labeled")],
+                        valtiny=e.split_file("valtiny"), hyper=hyper, init=init,
+                        pseudo=self.pseudo_path(i, self.teacher(m)), unlabeled=e.split_file("unlabeled"))
+
+    def pseudo_job(self, i: int, t: str) -> PseudoJob:
+        """Teacher ``t`` of iteration ``i`` - 1 labels the unlabeled set at alpha_i."""
+        students = [m for m in self.models if self.teacher(m) == t]
+        if not students or not 1 <= i <= self.iterations:
+            raise self._no_such(self.pseudo_path(i, t))
+        e = self.exp
+        seg = e.task == "segmentation"
+        return PseudoJob(dataset=e.dataset, data=e.data_root, teacher=self.model_path(i - 1, t),
+                         unlabeled=e.split_file("unlabeled"), alpha=e.cfg["dmt"]["alphas"][i - 1],
+                         batch_size=e.cfg["inference_batch_size"],
+                         pad_to=list(e.cfg["crop_size"]) if seg else [0, 0],
+                         classwise=not seg and e.cfg["classification"]["selection"] == "classwise",
+                         amp=e.cfg["amp"])
+
+    def final_metrics(self) -> dict[str, str]:
+        """``"{i}:{m}"`` -> metrics file of every model of the run, iteration 0 included."""
+        return {f"{i}:{m}": self.metrics_path(i, m) for i in range(self.iterations + 1) for m in self.models}
+
+
+def raw_input(config: dict, key: str, needed_by: str) -> str:
+    """A local path from config (checked to exist), or a clear error naming the key to set."""
+    path = config.get(key)
+    if not path:
+        raise PlanError(f"{needed_by} needs {RAW_INPUTS[key]}: set it with --config {key}=/path "
+                        f"(or `{key}:` in config/config.yaml)")
+    if not os.path.exists(path):
+        raise PlanError(f"{key}={path} (needed by {needed_by}) does not exist; expected {RAW_INPUTS[key]}")
+    return path
+
+
+class Plan:
+    """Every experiment and run of a (schema-validated) configuration."""
+
+    def __init__(self, config: dict):
+        self.config = config
+        self.experiments = {name: Experiment(name, merge(config["defaults"], exp or {}), config)
+                            for name, exp in config["experiments"].items()}
+        self.runs: dict[str, Run] = {}
+        for exp in self.experiments.values():
+            exp.validate()
+            self.runs[exp.name] = Run(exp.name, exp, exp.method)
+
+    def run(self, name: str) -> Run:
+        if name not in self.runs:
+            raise PlanError(f"no run {name!r}; runs: {', '.join(sorted(self.runs))}")
+        return self.runs[name]
+
+    def experiment(self, name: str) -> Experiment:
+        if name not in self.experiments:
+            raise PlanError(f"no experiment {name!r}; experiments: {', '.join(sorted(self.experiments))}")
+        return self.experiments[name]
+
+    def baseline_models(self, exp: str) -> tuple[str, ...]:
+        """The iteration-0 models an experiment trains: every model any of its runs starts from."""
+        needed = {m for run in self.runs.values() if run.exp.name == exp for m in run.models}
+        return tuple(sorted(needed))
+
+    def check_baseline(self, exp: str, m: str) -> None:
+        if m not in self.baseline_models(exp):
+            raise PlanError(f"results/{exp}/iter0/{m}/model.pt is not part of experiment {exp}: its "
+                            f"runs use models {'/'.join(self.baseline_models(exp))}")
+
+    def locate(self, job: str) -> tuple[Experiment, Run | None, int | None, str | None]:
+        """A model folder under results/ (``{run}/iter{i}/{m}`` or ``{exp}/oracle``) ->
+        (experiment, run, iteration, model); run, iteration and model are None for the oracle."""
+        if job.endswith("/oracle"):
+            return self.experiment(job[: -len("/oracle")]), None, None, None
+        head, it, m = job.rsplit("/", 2)
+        i = int(it.removeprefix("iter"))
+        if i == 0:
+            self.experiment(head)
+            self.check_baseline(head, m)
+            return self.experiments[head], self.runs[head], 0, m
+        run = self.run(head)
+        run.check(i, m, f"results/{job}/model.pt")
+        return run.exp, run, i, m
+
+    def train_job(self, job: str) -> TrainJob:
+        """The spec of the training that makes ``results/{job}/model.pt``."""
+        exp, run, i, m = self.locate(job)
+        if run is None:
+            return exp.oracle_job()
+        return exp.baseline_job(m) if i == 0 else run.train_job(i, m)
+
+    def final_metrics(self, run: str, metric: str) -> dict[str, str]:
+        """The metrics files `final` reads for ``results/{run}/final_{metric}.json``."""
+        r = self.run(run)
+        r.check_final(metric)
+        return r.final_metrics()
+
+    def has_raw_inputs(self, exp: str) -> bool:
+        return all(self.config.get(k) for k in self.experiment(exp).needs_raw())
+
+    def prepare_args(self, dataset: str) -> str:
+        """Flags of `python -m dmt prepare DATASET`: the raw inputs (checked to exist) and options."""
+        info = dataset_info(dataset)
+        args = [f"--{key.replace('_', '-')} {shlex.quote(raw_input(self.config, key, f'data set {dataset}'))}"
+                for key in info.raw_inputs]
+        args += [f"--{key.replace('_', '-')} {self.config['digits'][key]}" for key in info.options]
+        return " ".join(args)
+
+    def datasets(self) -> list[str]:
+        return sorted({e.dataset for e in self.experiments.values()})
