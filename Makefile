@@ -1,5 +1,8 @@
-# Every target sets itself up from a fresh clone with only Python 3.11 and pip.
-PYTHON ?= python3.11
+# Every target sets itself up from a fresh clone with only Python (3.11, 3.12 or 3.13) and pip.
+# The venv's Python: $(PYTHON) if given, else the first of PYTHON_CANDIDATES in that range. Each
+# candidate is run, not just looked up: pyenv puts shims on PATH for versions it has not selected.
+PYTHON_CANDIDATES := python3.13 python3.12 python3.11 python3
+PYTHON_IN_RANGE := import sys; v = tuple(sys.version_info[:2]); print("%d.%d" % v); sys.exit(not (3, 11) <= v < (3, 14))
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -8,8 +11,12 @@ CORES ?= 2
 .PHONY: demo demo-classification test test-slow install clean-results
 
 $(BIN)/python:
-	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; set PYTHON=/path/to/python3.11" >&2; exit 1; }
-	$(PYTHON) -m venv $(VENV)
+	@py=; tried=; for p in $(or $(PYTHON),$(PYTHON_CANDIDATES)); do \
+	  v=$$($$p -c '$(PYTHON_IN_RANGE)' 2>/dev/null) && { py=$$p; break; }; \
+	  tried="$$tried $$p ($${v:-not runnable})"; \
+	done; \
+	[ -n "$$py" ] || { echo "error: need Python 3.11, 3.12 or 3.13; found:$$tried; set PYTHON=/path/to/python3.12" >&2; exit 1; }; \
+	echo "$$py -m venv $(VENV)  # Python $$v"; $$py -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml

@@ -23,9 +23,25 @@ from dmt.errors import DMTError
 
 
 def pick_device(name: str = "auto") -> torch.device:
-    device = torch.device("cuda" if name == "auto" and torch.cuda.is_available() else
-                          "cpu" if name == "auto" else name)
+    """``auto``: CUDA if present, else CPU. ``auto`` or ``cuda`` with several GPUs visible: one
+    that no other dmt job holds, for this process's lifetime (dmt.devices). ``cuda:N``: as is."""
+    try:
+        device = torch.device("cuda" if name == "auto" and torch.cuda.is_available() else
+                              "cpu" if name == "auto" else name)
+    except RuntimeError as e:
+        raise DMTError(f"bad --device {name!r}: auto, cpu, cuda or cuda:N") from e
     if device.type == "cuda":
+        count = torch.cuda.device_count()
+        if device.index is None and count > 1:
+            from dmt.devices import claim_gpu
+
+            device = torch.device("cuda", claim_gpu(count))
+        if device.index is not None:
+            if device.index >= count:
+                raise DMTError(f"--device {name}: only {count} CUDA device(s) visible")
+            # Make cuda:N the current device too, so that calls that use the current device
+            # (bf16 support, autocast) do not open a context on GPU 0 that another job uses.
+            torch.cuda.set_device(device)
         # Fixed crop sizes in training: cuDNN's autotuned kernels pay off after the first steps.
         torch.backends.cudnn.benchmark = True
     return device

@@ -1,0 +1,111 @@
+"""One GPU per job on a machine with several: which visible GPU this process may use.
+
+Snakemake's ``--resources gpu=N`` only counts jobs; it does not say which GPU each one gets, so
+with ``device: auto`` every job used to land on ``cuda:0``. Here each process takes an exclusive
+``fcntl.flock`` on one lock file per GPU and keeps it open until it exits. The kernel drops a
+flock when the last descriptor of it closes, so a job that dies in any way (SIGKILL included)
+frees its GPU with no stale pid file to clean up. (Forked DataLoader workers share the descriptor;
+they exit, and let go of it, once they see their parent gone.)
+
+Lock files are named after the GPU's ``CUDA_VISIBLE_DEVICES`` entry when that is set (the
+physical index or UUID), so runs that see different subsets of the machine's GPUs still agree
+on which one is taken. They live in ``.dmt-gpu-locks/`` under the working directory (the
+repository root for Snakemake's jobs), or in ``$DMT_GPU_LOCK_DIR``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import re
+import time
+from pathlib import Path
+
+from dmt.errors import DMTError
+
+log = logging.getLogger("dmt.devices")
+
+LOCK_DIR_ENV = "DMT_GPU_LOCK_DIR"
+DEFAULT_LOCK_DIR = ".dmt-gpu-locks"
+# How often a job waiting for a GPU tries the locks again: a job runs for minutes at least, so
+# a few seconds of delay cost nothing and keep the waiting processes idle.
+POLL_SECONDS = 5.0
+
+# This process's GPU: (index, open lock file). The file object is kept referenced so that the
+# lock lives exactly as long as the process; a second claim in the process returns the same GPU.
+_claimed: tuple[int, object] | None = None
+
+
+def lock_dir() -> Path:
+    return Path(os.environ.get(LOCK_DIR_ENV) or DEFAULT_LOCK_DIR)
+
+
+def gpu_names(count: int) -> list[str]:
+    """A machine-wide name for each of the ``count`` visible GPUs, usable as a file name."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    entries = [e.strip() for e in visible.split(",")][:count] if visible else []
+    if len(entries) < count:  # not set (all GPUs, in their own order) or fewer entries than GPUs
+        entries = [str(i) for i in range(count)]
+    return [re.sub(r"[^A-Za-z0-9._-]", "_", e) for e in entries]
+
+
+def _try_lock(path: Path):
+    """The open, exclusively locked file at ``path``, or None if another process holds it."""
+    f = open(path, "a+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        return None
+    except OSError as e:  # e.g. Lustre mounted without flock support
+        f.close()
+        raise DMTError(f"cannot lock {path} to reserve a GPU ({e}); set {LOCK_DIR_ENV} to a "
+                       "folder on a local disk, e.g. /tmp/dmt-gpu-locks") from e
+    # The holder's pid, for the waiting message only: the lock, not the content, is the
+    # reservation, so this file is rewritten in place rather than atomically replaced.
+    f.seek(0)
+    f.truncate()
+    f.write(f"{os.getpid()}\n")
+    f.flush()
+    return f
+
+
+def _holders(paths: list[Path]) -> str:
+    pids = []
+    for p in paths:
+        try:
+            pids.append(p.read_text().strip() or "?")
+        except OSError:
+            pids.append("?")
+    return ", ".join(f"{p.stem}: pid {pid}" for p, pid in zip(paths, pids))
+
+
+def claim_gpu(count: int) -> int:
+    """Index of a visible GPU that no other dmt process holds, reserved until this process exits.
+
+    With all ``count`` GPUs taken, waits for one to be freed (logged once): sharing a GPU would
+    make memory use depend on what else runs. An explicit ``--device cuda:N`` skips this.
+    """
+    global _claimed
+    if _claimed is not None:
+        return _claimed[0]
+    folder = lock_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DMTError(f"cannot create the GPU lock folder {folder} ({e}); set {LOCK_DIR_ENV}") from e
+    paths = [folder / f"gpu-{name}.lock" for name in gpu_names(count)]
+    waiting = False
+    while True:
+        for index, path in enumerate(paths):
+            f = _try_lock(path)
+            if f is not None:
+                _claimed = (index, f)
+                log.info("using GPU cuda:%d (%s held until this job exits)", index, path)
+                return index
+        if not waiting:
+            log.info("all %d GPUs are taken by other dmt jobs (%s); waiting for one to be freed",
+                     count, _holders(paths))
+            waiting = True
+        time.sleep(POLL_SECONDS)
