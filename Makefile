@@ -1,7 +1,8 @@
 # Every target sets itself up from a fresh clone with only Python (3.11, 3.12 or 3.13) and pip.
 # The venv's Python: $(PYTHON) if given, else the first of PYTHON_CANDIDATES in that range. Each
 # candidate is run, not just looked up: pyenv puts shims on PATH for versions it has not selected.
-PYTHON_CANDIDATES := python3.13 python3.12 python3.11 python3
+# 3.11 first: the machines this project runs on keep torch's wheels for it on local disk.
+PYTHON_CANDIDATES := python3.11 python3 python3.12 python3.13
 PYTHON_IN_RANGE := import sys; v = tuple(sys.version_info[:2]); print("%d.%d" % v); sys.exit(not (3, 11) <= v < (3, 14))
 VENV := .venv
 BIN := $(VENV)/bin
