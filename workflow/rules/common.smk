@@ -9,7 +9,6 @@ import sys
 from snakemake.settings.types import DeploymentMethod
 from snakemake.utils import validate
 
-from dmt.atomic import write_text
 from dmt.data.registry import DATASETS
 from dmt.jobs import to_json
 from dmt.plan import COCO_WEIGHTS, Plan, raw_input
