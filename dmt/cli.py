@@ -102,20 +102,34 @@ def cmd_prepare(args) -> None:
     log.info("%s prepared in %s: %s", args.dataset, args.out, json.dumps(summary["counts"]))
 
 
+def _id_list(data, source: str) -> list[str]:
+    """An id list: ``data:NAME`` (a list of the prepared data set), ``published:NAME`` (the paper's
+    published splits, dmt/data/published_splits/) or a file."""
+    from dmt.data.splits import read_published
+
+    kind, _, name = source.partition(":")
+    if kind == "data" and name:
+        return _read_split(data, name)
+    if kind == "published" and name:
+        try:
+            return read_published(name)
+        except ValueError as e:
+            raise DMTError(str(e)) from None
+    return _ids(source)
+
+
 def cmd_split(args) -> None:
     from dmt.atomic import write_lines
     from dmt.data.splits import make_split
 
     labeled = int(args.labeled) if args.labeled.isdigit() else args.labeled
-    fixed = None
-    if args.labeled_list:
-        name = args.labeled_list.removeprefix("data:")
-        fixed = _read_split(args.data, name) if name != args.labeled_list else _ids(args.labeled_list)
+    fixed = _id_list(args.data, args.labeled_list) if args.labeled_list else None
+    tiny = _id_list(args.data, args.valtiny_list) if args.valtiny_list else None
     # valtiny comes from val (segmentation) or, with --valtiny-from-train, from train.
     val = None if args.valtiny_from_train else _read_split(args.data, args.val_split)
     try:
         split = make_split(_read_split(args.data, args.train_split), val, labeled, args.valtiny,
-                           args.seed, labeled_ids=fixed)
+                           args.seed, labeled_ids=fixed, valtiny_ids=tiny)
     except ValueError as e:
         raise DMTError(f"cannot split {args.data}: {e}") from e
     out = Path(args.out_dir)
@@ -167,14 +181,17 @@ def cmd_train(args) -> None:
         else:
             store = PseudoLabelStore(job.pseudo, expected_ids=_ids(job.unlabeled))
         pseudo = _dataset(job.dataset, job.data, store.ids, augment=spec, pseudo=store, with_masks=False)
+    elif spec.online_threshold:  # the student labels these images itself, at every step
+        pseudo = _dataset(job.dataset, job.data, _ids(job.unlabeled), augment=spec, with_masks=False)
     if "from" in job.init:
         model, meta = _load_model(job.init["from"], device)
     else:
         try:
-            meta = {**model_meta(job.init["model"], info.num_classes, job.init["weights"]),
+            options = job.init.get("options", {})
+            meta = {**model_meta(job.init["model"], info.num_classes, job.init["weights"], options),
                     "dataset": job.dataset}
             model = build_model(meta["model"], info.num_classes, seed=job.init["seed"],
-                                weights=job.init["weights"])
+                                weights=job.init["weights"], options=options)
         except (KeyError, ValueError) as e:
             raise DMTError(f"bad init in {args.spec}: {e}") from e
     # What the result depends on: the spec, every file it reads, and the training code. A
@@ -302,6 +319,53 @@ def cmd_final(args) -> None:
     write_json(args.out, result)
 
 
+def _pairs(items: list[str], what: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not (sep and key and value):
+            raise DMTError(f"{what} takes KEY=FILE items; got {item!r}")
+        out[key] = value
+    return out
+
+
+def cmd_compare(args) -> None:
+    from dmt import tables
+    from dmt.atomic import write_text
+    from dmt.methods import METHODS, ROWS
+
+    inputs = _pairs(args.inputs, "compare")
+    bad = [k for k in inputs if ":" not in k]
+    if bad:
+        raise DMTError(f"compare takes METHOD:EXPERIMENT=FILE items; got {bad[0]!r}")
+    descriptions = {**{name: m.description for name, m in METHODS.items()}, **ROWS}
+    table, long = tables.comparison(args.name, inputs, descriptions)
+    out = Path(args.out_dir)
+    score = tables.score_name(next(iter(inputs.values())))
+    tables.write(table, out / f"{args.name}.csv",
+                 title=f"{args.name}: {score} (%) of the selected model, per split seed; every method "
+                       f"of a split starts from the same baselines")
+    write_text(out / f"{args.name}_iterations.csv", long.to_csv(index=False))
+    log.info("%s:\n%s", args.name, table.to_string(index=False))
+
+
+def cmd_summary(args) -> None:
+    from dmt import tables
+
+    try:
+        runs = json.loads(args.runs)
+    except ValueError as e:
+        raise DMTError(f"--runs is not JSON ({e})") from None
+    finals = {run: r["final"] for run, r in runs.items()}
+    oracles = {r["experiment"]: r["oracle"] for r in runs.values() if r.get("oracle")}
+    facts = {run: {"run": run, **{k: r[k] for k in ("experiment", "dataset", "labeled", "method")}}
+             for run, r in runs.items()}
+    table = tables.summary(finals, oracles, facts)
+    tables.write(table, args.out, title="Every run with results: baseline (iteration 0, model A), the "
+                                        "selected final model and the oracle, in % (val mIoU or test accuracy)")
+    log.info("summary of %d runs -> %s", len(table), args.out)
+
+
 # ----------------------------------------------------------------------------- parser
 
 
@@ -350,8 +414,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-split", default="train", help="list the labeled/unlabeled split partitions")
     p.add_argument("--valtiny-from-train", action="store_true",
                    help="draw valtiny from the train ids (classification), not from --val-split")
-    p.add_argument("--labeled-list", help="fixed labeled ids: a file, or data:NAME for the data's "
-                   "ImageSets/Segmentation/NAME.txt (data:train is VOC's 1,464 for Table 5)")
+    p.add_argument("--labeled-list", help="fixed labeled ids: a file, data:NAME for the data's "
+                   "ImageSets/Segmentation/NAME.txt (data:train is VOC's 1,464 for Table 5), or "
+                   "published:NAME for the paper's lists (e.g. published:dst-cbc/voc/20_labeled_0.txt)")
+    p.add_argument("--valtiny-list", help="fixed valtiny ids, as --labeled-list (e.g. "
+                   "published:dst-cbc/voc/valtiny.txt)")
     p.add_argument("--val-split", default="val")
     p.add_argument("--out-dir", required=True)
     p.set_defaults(func=cmd_split)
@@ -396,6 +463,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True, help="e.g. resnet101COCO-41f33a49.pth (local file)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_convert_coco)
+
+    p = sub.add_parser("compare", help="a comparison's table: methods x split seeds, mean and std (pandas)")
+    p.add_argument("--name", required=True, help="the comparison's name (config `comparisons:`)")
+    p.add_argument("--out-dir", required=True, help="writes NAME.csv, NAME.md and NAME_iterations.csv")
+    p.add_argument("inputs", nargs="+", metavar="METHOD:EXP=FILE",
+                   help="a run's final JSON (baseline:EXP its experiment's own run; oracle:EXP the "
+                        "oracle's metrics.json), in table order")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("summary", help="a Table-1-style summary of every run with results")
+    p.add_argument("--runs", required=True, help="JSON: run -> {final, experiment, dataset, labeled, "
+                   "method, oracle (metrics file or null)}")
+    p.add_argument("--out", required=True, help="CSV to write (Markdown beside it)")
+    p.set_defaults(func=cmd_summary)
 
     p = sub.add_parser("final", help="select the final model on valtiny, report val (or test)")
     p.add_argument("--dataset", required=True, help="the run's data set (its task decides the rule)")

@@ -29,9 +29,9 @@ class TrainJob:
 
     ``init`` is ``{"from": model file}`` to continue from a trained model, or
     ``{"model": name, "seed": int, "weights": "scratch" | "KIND:/path"}`` for a fresh one.
-    ``hyper`` holds ``dmt.train.TrainSpec``'s result-relevant fields. ``pseudo`` (offline pseudo
-    labels, whose ids must equal ``unlabeled``) and ``online_threshold`` (the student labels the
-    ``unlabeled`` images itself, every step) are the two ways unlabeled images take part.
+    ``hyper`` holds ``dmt.train.TrainSpec``'s result-relevant fields. Unlabeled images take part
+    as offline pseudo labels (``pseudo``, whose ids must equal ``unlabeled``) or, with
+    ``hyper["online_threshold"]``, labelled by the student itself at every step (``unlabeled``).
     """
 
     dataset: str
@@ -42,7 +42,6 @@ class TrainJob:
     valtiny: str | None = None
     pseudo: str | None = None
     unlabeled: str | None = None
-    online_threshold: float | None = None
     kind: str = field(default="train", init=False)
 
     def __post_init__(self):
@@ -51,7 +50,7 @@ class TrainJob:
         if ("from" in self.init) == ("model" in self.init):
             raise DMTError(f"a training spec's init is either {{'from': model file}} or "
                            f"{{'model': name, 'seed': ..., 'weights': ...}}, not {self.init}")
-        if (self.pseudo or self.online_threshold is not None) and not self.unlabeled:
+        if (self.pseudo or self.hyper.get("online_threshold")) and not self.unlabeled:
             raise DMTError("a training spec with pseudo labels needs the unlabeled id list")
 
     def inputs(self) -> list[str]:

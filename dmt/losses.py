@@ -173,6 +173,19 @@ def dynamic_loss(
     return LossOutput(loss, mean_weight, disagreement, n_valid, weight_map, pseudo_mask)
 
 
+def online_pseudo_labels(logits: torch.Tensor, targets: torch.Tensor, is_pseudo: torch.Tensor,
+                         threshold: float, ignore_index: int = IGNORE_INDEX) -> torch.Tensor:
+    """Online self-training's targets (paper Section 5.4): on the unlabeled samples (``is_pseudo``)
+    the student's own argmax where its maximum probability is strictly above ``threshold``, else
+    ignored; labeled samples keep their ground truth. Computed from the training forward pass,
+    detached: no second pass, no gradient through the labels."""
+    with torch.no_grad():
+        conf, label = logits.detach().float().softmax(dim=1).max(dim=1)
+        own = torch.where(conf > threshold, label, torch.full_like(label, ignore_index))
+    mask = is_pseudo.to(device=targets.device, dtype=torch.bool).view(-1, *([1] * (targets.dim() - 1)))
+    return torch.where(mask, own, targets.long())
+
+
 def ascending_gamma(gamma_max: float, step: int, total_steps: int) -> float:
     """Classification's gamma schedule (Section 4.2.1): ``gamma_max * exp(-5 (1 - t / T)^2)``.
 

@@ -33,6 +33,7 @@ from fractions import Fraction
 from dmt.data.registry import RAW_INPUTS, dataset_info
 from dmt.data.splits import labeled_count
 from dmt.jobs import PseudoJob, TrainJob
+from dmt.methods import METHODS, ROWS, Method
 
 COCO_WEIGHTS = "resources/weights/deeplab_v2_coco.pt"
 METRIC = {"segmentation": "miou", "classification": "acc"}
@@ -40,32 +41,6 @@ METRIC = {"segmentation": "miou", "classification": "acc"}
 
 class PlanError(ValueError):
     """A configuration that cannot be run, or a target that does not exist; the message says why."""
-
-
-@dataclass(frozen=True)
-class Method:
-    name: str
-    loss_variant: str  # dmt.losses.VARIANTS
-    mutual: bool  # segmentation: A and B label each other; otherwise one model labels itself
-    tasks: tuple[str, ...]
-    online: bool = False
-    description: str = ""
-
-
-METHODS = {m.name: m for m in (
-    Method("dmt", "dmt", True, ("segmentation", "classification"),
-           description="dynamic mutual training (Eq. 6); classification: Algorithm 1"),
-    Method("dmt_naive", "naive", True, ("segmentation",),
-           description="DMT weighting every pseudo label by p_student^gamma1, no case split"),
-    Method("dmt_flip", "flip", True, ("segmentation",),
-           description="DMT with positive disagreements flipped to the student's label"),
-    Method("dst", "dmt", False, ("segmentation",),
-           description="dynamic self-training: one model labels itself, dynamic loss"),
-    Method("cbst", "ce", False, ("segmentation",),
-           description="class-balanced self-training: one model labels itself, plain CE"),
-    Method("cl", "ce", False, ("classification",),
-           description="curriculum labeling: Algorithm 1 with plain CE"),
-)}
 
 
 def merge(base: dict, override: dict) -> dict:
@@ -123,19 +98,34 @@ class Experiment:
     def baseline_epochs(self) -> int:
         return baseline_epochs(self.labeled_ratio(), self.cfg["baseline"]["oracle_epochs"])
 
-    def labeled_list_file(self) -> list[str]:
-        """A fixed labeled list that is a file of the user's (an input: editing it reruns the
-        split); ``data:NAME`` lists live in the prepared data."""
-        value = self.cfg.get("labeled_list") or ""
-        return [] if not value or value.startswith("data:") else [value]
+    def fixed_list(self, key: str) -> str | None:
+        """``labeled_list`` / ``valtiny_list`` with ``{split_seed}`` filled in: the published list
+        k of the paper for split seed k, e.g. ``published:dst-cbc/voc/20_labeled_{split_seed}.txt``."""
+        value = self.cfg.get(key)
+        return value.format(split_seed=self.cfg["split_seed"]) if value else None
+
+    def list_files(self) -> list[str]:
+        """The fixed lists that are files (inputs: editing one reruns the split); ``data:NAME``
+        lists live in the prepared data."""
+        from dmt.data.splits import published_path
+
+        files = []
+        for key in ("labeled_list", "valtiny_list"):
+            value = self.fixed_list(key)
+            if value and value.startswith("published:"):
+                files.append(str(published_path(value.removeprefix("published:"))))
+            elif value and not value.startswith("data:"):
+                files.append(value)
+        return files
 
     def split_args(self) -> str:
         """Flags of `python -m dmt split` for this experiment."""
         c = self.cfg
         args = [f"--labeled {c['labeled']}", f"--valtiny {c['valtiny']}", f"--seed {c['split_seed']}",
                 f"--train-split {self.info.train_split}"]
-        if c.get("labeled_list"):
-            args.append(f"--labeled-list {shlex.quote(c['labeled_list'])}")
+        for key in ("labeled_list", "valtiny_list"):
+            if self.fixed_list(key):
+                args.append(f"--{key.replace('_', '-')} {shlex.quote(self.fixed_list(key))}")
         if self.task == "classification":  # the test set is never used for selection
             args.append("--valtiny-from-train")
         return " ".join(args)
@@ -193,17 +183,27 @@ class Experiment:
         d = c["dmt"]
         out.update(epochs=d["epochs"], lr=d["lr"], batch_size=d["batch_size"],
                    pseudo_per_batch=d["pseudo_per_batch"], loss_variant=loss_variant)
+        if stage == "online":  # one run as long as all iterations together (Section 5.4)
+            out.update(epochs=d["epochs"] * self.iterations, online_threshold=d["online_threshold"])
         if loss_variant != "ce":  # plain CE has no gammas: changing them must not rerun it
             out.update(gamma1=d["gamma1"], gamma2=d["gamma2"])
         if self.task == "classification":
             out["gamma_ramp"] = c["classification"]["gamma_ramp"] and loss_variant != "ce"
         return out
 
+    def fresh_init(self, seed: int, weights: str) -> dict:
+        """A new model: name, seed, init weights, and the architecture options it takes."""
+        from dmt.models import OPTIONS
+
+        init = {"model": self.cfg["model"], "seed": seed, "weights": weights}
+        options = {key: self.cfg[key] for key in OPTIONS.get(self.cfg["model"], {})}
+        return {**init, "options": options} if options else init
+
     def baseline_job(self, m: str) -> TrainJob:
         seed = self.model_seed(m)
         return TrainJob(dataset=self.dataset, data=self.data_root, labeled=[self.labeled_for(m)],
                         valtiny=self.split_file("valtiny"), hyper=self.hyper("baseline", seed),
-                        init={"model": self.cfg["model"], "seed": seed, "weights": self.weights(m)})
+                        init=self.fresh_init(seed, self.weights(m)))
 
     def oracle_job(self) -> TrainJob:
         """Fully supervised reference: every train id labeled (labeled + unlabeled lists)."""
@@ -211,7 +211,7 @@ class Experiment:
         return TrainJob(dataset=self.dataset, data=self.data_root,
                         labeled=[self.split_file("labeled"), self.split_file("unlabeled")],
                         valtiny=self.split_file("valtiny"), hyper=self.hyper("oracle", seed),
-                        init={"model": self.cfg["model"], "seed": seed, "weights": self.weights("A")})
+                        init=self.fresh_init(seed, self.weights("A")))
 
     # -- checks that need no data
     def validate(self) -> None:
@@ -226,6 +226,7 @@ class Experiment:
             if not 0 < ratio < 1:
                 raise PlanError(f"{where}: labeled: {labeled!r} must be a ratio between 0 and 1 "
                                 f"(exclusive): some train images must stay unlabeled")
+        self._check_published_lists()
         size = self.train_size
         if size is not None and not c.get("labeled_list"):
             # Classification draws valtiny from train first.
@@ -248,6 +249,26 @@ class Experiment:
                             f"with init: seeds); give them different seeds or weights, or init: dms")
 
 
+    def _check_published_lists(self) -> None:
+        """A published list must exist and hold as many ids as the experiment asks for."""
+        from dmt.data.splits import published_path
+
+        for key, count in (("labeled_list", None), ("valtiny_list", self.cfg["valtiny"])):
+            value = self.fixed_list(key)
+            if not value or not value.startswith("published:"):
+                continue
+            try:
+                n = len(published_path(value.removeprefix("published:")).read_text().split())
+            except ValueError as e:
+                raise PlanError(f"experiment {self.name}: {key}: {e}") from None
+            if count is None and self.train_size is not None:
+                count = labeled_count(self.train_size, self.cfg["labeled"])
+            if count is not None and n != count:
+                raise PlanError(f"experiment {self.name}: {key} {value} has {n} ids, but the "
+                                f"experiment asks for {count} ({key.split('_')[0]}: "
+                                f"{self.cfg[key.split('_')[0]]})")
+
+
 class Run:
     """An experiment trained with one method."""
 
@@ -255,7 +276,7 @@ class Run:
         self.name, self.exp, self.method = name, exp, method
         self.task = exp.task
         self.models = ("A", "B") if method.mutual and exp.task == "segmentation" else ("A",)
-        self.iterations = exp.iterations
+        self.iterations = 1 if method.online else exp.iterations
         self.metric = METRIC[exp.task]
 
     @property
@@ -284,7 +305,8 @@ class Run:
         out = [self.final_path]
         last = self.iterations
         out += [f"results/{self.name}/iter{{1..{last}}}/{m}/model.pt" for m in self.models]
-        out += [f"results/{self.name}/iter{{1..{last}}}/pseudo_{self.teacher(m)}.h5" for m in self.models]
+        if not self.method.online:
+            out += [f"results/{self.name}/iter{{1..{last}}}/pseudo_{self.teacher(m)}.h5" for m in self.models]
         if self.is_base:
             out += [self.exp.baseline_path(m) for m in self.models] + [f"results/{self.name}/oracle/metrics.json"]
         return out
@@ -310,10 +332,14 @@ class Run:
             raise self._no_such(f"results/{self.name}/iter0/{m}/model.pt")  # the experiment's baseline
         e = self.exp
         seed = finetune_seed(i, e.model_seed(m))
+        if self.method.online:
+            return TrainJob(dataset=e.dataset, data=e.data_root, labeled=[e.split_file("labeled")],
+                            valtiny=e.split_file("valtiny"), hyper=e.hyper("online", seed),
+                            init={"from": self.model_path(0, m)}, unlabeled=e.split_file("unlabeled"))
         hyper = e.hyper("dmt", seed, self.method.loss_variant)
         if e.task == "classification":
             # Algorithm 1: F_i is re-initialised from scratch with a previously unused seed.
-            init = {"model": e.cfg["model"], "seed": seed, "weights": "scratch"}
+            init = e.fresh_init(seed, "scratch")
         else:
             init = {"from": self.model_path(i - 1, m)}
         return TrainJob(dataset=e.dataset, data=e.data_root, labeled=[e.split_file("labeled")],
@@ -323,7 +349,7 @@ class Run:
     def pseudo_job(self, i: int, t: str) -> PseudoJob:
         """Teacher ``t`` of iteration ``i`` - 1 labels the unlabeled set at alpha_i."""
         students = [m for m in self.models if self.teacher(m) == t]
-        if not students or not 1 <= i <= self.iterations:
+        if not students or not 1 <= i <= self.iterations or self.method.online:
             raise self._no_such(self.pseudo_path(i, t))
         e = self.exp
         seg = e.task == "segmentation"
@@ -350,8 +376,28 @@ def raw_input(config: dict, key: str, needed_by: str) -> str:
     return path
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """Methods side by side on the same splits (one experiment per split seed), every method of
+    an experiment starting from that experiment's baselines: ``results/tables/{name}.csv``."""
+
+    name: str
+    experiments: tuple[str, ...]
+    methods: tuple[str, ...]  # names of METHODS, and the rows baseline / oracle
+
+    def run_name(self, exp: Experiment, method: str) -> str:
+        """The experiment's own method is the experiment's run; any other is ``{exp}/{method}``."""
+        return exp.name if method == exp.method.name else f"{exp.name}/{method}"
+
+    @property
+    def oracle_experiment(self) -> str:
+        """The oracle (every train image labeled) does not depend on the split: trained once, for
+        the first experiment."""
+        return self.experiments[0]
+
+
 class Plan:
-    """Every experiment and run of a (schema-validated) configuration."""
+    """Every experiment, run and comparison of a (schema-validated) configuration."""
 
     def __init__(self, config: dict):
         self.config = config
@@ -361,6 +407,55 @@ class Plan:
         for exp in self.experiments.values():
             exp.validate()
             self.runs[exp.name] = Run(exp.name, exp, exp.method)
+        self.comparisons: dict[str, Comparison] = {}
+        for name, c in (config.get("comparisons") or {}).items():
+            comparison = Comparison(name, tuple(c["experiments"]), tuple(c["methods"]))
+            self._add_comparison(comparison)
+
+    def _add_comparison(self, c: Comparison) -> None:
+        where = f"comparison {c.name}"
+        unknown = [e for e in c.experiments if e not in self.experiments]
+        if unknown:
+            raise PlanError(f"{where}: no experiment {', '.join(unknown)}; experiments: "
+                            f"{', '.join(sorted(self.experiments))}")
+        tasks = {self.experiments[e].task for e in c.experiments}
+        if len(tasks) > 1:
+            raise PlanError(f"{where} mixes {' and '.join(sorted(tasks))} experiments; their scores "
+                            f"are not comparable")
+        for method in c.methods:
+            if method in ROWS:
+                continue
+            if method not in METHODS:
+                raise PlanError(f"{where}: unknown method {method!r}; methods: "
+                                f"{', '.join([*METHODS, *ROWS])}")
+            for name in c.experiments:
+                exp = self.experiments[name]
+                if exp.task not in METHODS[method].tasks:
+                    raise PlanError(f"{where}: method {method} does not apply to {exp.task} "
+                                    f"(experiment {name})")
+                run = c.run_name(exp, method)
+                self.runs.setdefault(run, Run(run, exp, METHODS[method]))
+        self.comparisons[c.name] = c
+
+    def comparison(self, name: str) -> Comparison:
+        if name not in self.comparisons:
+            raise PlanError(f"no comparison {name!r}; comparisons: {', '.join(sorted(self.comparisons)) or 'none'}"
+                            f" (config/config.yaml `comparisons:`)")
+        return self.comparisons[name]
+
+    def comparison_inputs(self, name: str) -> dict[str, str]:
+        """What the tables of a comparison read: ``"{method}:{exp}"`` -> the run's final JSON (the
+        baseline row reads the experiment's own run), ``"oracle:{exp}"`` -> the oracle's metrics."""
+        c = self.comparison(name)
+        out = {}
+        for method in c.methods:
+            if method == "oracle":
+                out[f"oracle:{c.oracle_experiment}"] = f"results/{c.oracle_experiment}/oracle/metrics.json"
+                continue
+            for e in c.experiments:
+                exp = self.experiments[e]
+                out[f"{method}:{e}"] = self.runs[exp.name if method == "baseline" else c.run_name(exp, method)].final_path
+        return out
 
     def run(self, name: str) -> Run:
         if name not in self.runs:
@@ -409,6 +504,27 @@ class Plan:
         r = self.run(run)
         r.check_final(metric)
         return r.final_metrics()
+
+    def summary_runs(self) -> str:
+        """JSON for `dmt summary`: every run whose final result exists, with its experiment's facts
+        and its oracle's metrics where those exist."""
+        import json
+
+        runs = {}
+        for run in self.runs.values():
+            if os.path.exists(run.final_path):
+                oracle = f"results/{run.exp.name}/oracle/metrics.json"
+                runs[run.name] = {"final": run.final_path, "experiment": run.exp.name,
+                                  "dataset": run.exp.dataset, "labeled": str(run.exp.cfg["labeled"]),
+                                  "method": run.method.name,
+                                  "oracle": oracle if os.path.exists(oracle) else None}
+        return json.dumps(runs, sort_keys=True)
+
+    def summary_inputs(self) -> list[str]:
+        import json
+
+        runs = json.loads(self.summary_runs())
+        return sorted({p for r in runs.values() for p in (r["final"], r["oracle"]) if p})
 
     def has_raw_inputs(self, exp: str) -> bool:
         return all(self.config.get(k) for k in self.experiment(exp).needs_raw())

@@ -20,9 +20,9 @@ PACKAGE = Path(__file__).resolve().parent
 
 # Modules that cannot change the result of a stage that merely imports them: argument parsing, file
 # plumbing, error types, this module, building prepared folders (listed for preparation itself),
-# and the registry (adding a data set must not rerun the others).
+# the registry (adding a data set must not rerun the others), and which GPU a job takes.
 GLUE = ("__init__.py", "__main__.py", "cli.py", "atomic.py", "errors.py", "provenance.py",
-        "data/__init__.py", "data/registry.py", "data/prepared.py")
+        "data/__init__.py", "data/registry.py", "data/prepared.py", "devices.py")
 
 _MODELS = ("models/__init__.py", "models/small.py", "models/deeplab_v2.py", "models/wide_resnet.py")
 _READERS = ("data/voc.py", "data/classification.py", "data/transforms.py")
@@ -35,6 +35,7 @@ STAGE_MODULES: dict[str, tuple[str, ...]] = {
     "pseudo": ("pseudo.py", "pseudo_images.py", "inference.py", "jobs.py", *_MODELS, *_READERS),
     "evaluate": ("evaluate.py", "inference.py", *_MODELS, *_READERS),
     "final": ("final.py",),
+    "tables": ("tables.py", "methods.py"),
     "split": ("data/splits.py", "sampling.py", "data/voc.py", "data/classification.py"),
     "convert_coco": ("models/deeplab_v2.py",),
 }

@@ -33,7 +33,7 @@ from dmt.atomic import remove_stale_temps, torch_save
 from dmt.errors import DMTError
 from dmt.inference import autocast
 from dmt.losses import (VARIANTS, LossOutput, ascending_gamma, dynamic_loss, mix, mixup_loss,
-                        sample_weights)
+                        online_pseudo_labels, sample_weights)
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,9 @@ class TrainSpec:
     mixup_alpha: float = 0.0  # Beta(a, a) mixup within the batch; 0 = off
     gamma_ramp: bool = False  # gamma * exp(-5 (1 - t/T)^2) instead of constant gamma
     ema_decay: float = 0.0  # > 0: keep an EMA of the weights; it is evaluated and saved
+    # > 0: online self-training: the unlabeled part of each batch is labelled by the student's own
+    # argmax where its max probability exceeds this, recomputed at every step
+    online_threshold: float = 0.0
 
     def __post_init__(self):
         self.crop_size = tuple(self.crop_size) if self.crop_size is not None else None
@@ -82,6 +85,8 @@ class TrainSpec:
             raise ValueError(f"schedule must be 'poly' or 'cosine', got {self.schedule!r}")
         if self.mixup_alpha < 0 or not 0 <= self.ema_decay < 1:
             raise ValueError("mixup_alpha must be >= 0 and ema_decay in [0, 1)")
+        if not 0 <= self.online_threshold < 1 or (self.online_threshold and self.mixup_alpha):
+            raise ValueError("online_threshold must be in [0, 1) and cannot be combined with mixup")
 
     def fingerprint(self, *parts: str) -> str:
         """What the result depends on; runtime-only fields may change across a resume."""
@@ -309,7 +314,8 @@ def train(model: torch.nn.Module, spec: TrainSpec, labeled, out_path, *, pseudo=
         parts = [next(lab_iter)] + ([next(pse_iter)] if pse_iter is not None else [])
         batch = {k: torch.cat([p[k].to(device, non_blocking=True) for p in parts])
                  for k in ("image", "target", "conf")}
-        batch["is_pseudo"] = torch.cat([p["is_pseudo"] for p in parts])  # stays on the CPU
+        # The second part is the unlabeled one, whatever its samples say (online: plain images).
+        batch["is_pseudo"] = torch.cat([torch.full((len(p["target"]),), k == 1) for k, p in enumerate(parts)])
         images = batch["image"]
         if device.type == "cuda":
             images = images.contiguous(memory_format=torch.channels_last)
@@ -318,7 +324,10 @@ def train(model: torch.nn.Module, spec: TrainSpec, labeled, out_path, *, pseudo=
         else:
             with autocast(device, spec.amp):
                 logits = model(images)
-            out = dynamic_loss(logits, batch["target"], batch["conf"], batch["is_pseudo"], *gammas,
+            targets = batch["target"]
+            if spec.online_threshold:
+                targets = online_pseudo_labels(logits, targets, batch["is_pseudo"], spec.online_threshold)
+            out = dynamic_loss(logits, targets, batch["conf"], batch["is_pseudo"], *gammas,
                                spec.loss_variant)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(out.loss).backward()

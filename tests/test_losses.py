@@ -150,3 +150,20 @@ def test_sample_weights_follow_eq6_for_pseudo_and_are_one_for_labeled():
     w = sample_weights(probs, targets, conf, is_pseudo, gamma1=2, gamma2=3)
     # agree: .9^2; student wins (.7 > .5): 0; student .6 < teacher .9: p(teacher class) .4^3; labeled 1
     assert w.tolist() == pytest.approx([0.81, 0.0, 0.064, 1.0])
+
+
+def test_online_pseudo_labels_keep_the_students_confident_argmax_on_unlabeled_samples():
+    from dmt.losses import online_pseudo_labels
+
+    # 2 samples x 2 classes x 1 x 3 pixels; sample 1 is unlabeled
+    logits = torch.tensor([[[[4.0, 0.0, 0.0]], [[0.0, 4.0, 0.0]]],
+                           [[[3.0, 0.0, 0.1]], [[0.0, 2.0, 0.0]]]])
+    # softmax of (3, 0): 0.953; of (0, 2): 0.881; of (0.1, 0): 0.525
+    targets = torch.tensor([[[1, 255, 0]], [[255, 255, 255]]])
+    out = online_pseudo_labels(logits, targets, torch.tensor([False, True]), 0.9)
+    assert out.tolist() == [[[1, 255, 0]], [[0, 255, 255]]]
+    assert online_pseudo_labels(logits, targets, torch.tensor([False, True]), 0.5).tolist() == \
+        [[[1, 255, 0]], [[0, 1, 0]]]
+    # exactly at the threshold is not above it
+    tie = torch.log(torch.tensor([[[[0.9]], [[0.1]]]]))
+    assert online_pseudo_labels(tie, torch.tensor([[[255]]]), torch.tensor([True]), 0.9).item() == 255

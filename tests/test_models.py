@@ -108,3 +108,45 @@ def test_deeplab_v2_trains_a_step_on_cpu(tmp_path):
     spec = TrainSpec(epochs=1, lr=1e-3, batch_size=2, crop_size=(16, 16), seed=0, head_lr_mult=10)
     summary = train(model, spec, Toy(2), tmp_path / "m.pt")
     assert summary["steps"] == 1 and (tmp_path / "m.pt").is_file()
+
+
+def test_aspp_forms_on_a_hand_made_feature_map():
+    """`paper` sums the four rate branches; `authors` (the authors' code) only rates 6 and 12."""
+    from torch import nn
+
+    from dmt.models.deeplab_v2 import ASPP_FORMS, aspp_logits
+
+    # One-channel branches whose 3x3 kernels are a single centre tap of weight k + 1, bias 10^k:
+    # on a 1x1 feature map of value 2, branch k gives 2 (k + 1) + 10^k.
+    branches = nn.ModuleList(nn.Conv2d(1, 1, 3, padding=r, dilation=r) for r in (6, 12, 18, 24))
+    with torch.no_grad():
+        for k, conv in enumerate(branches):
+            conv.weight.zero_()
+            conv.weight[0, 0, 1, 1] = k + 1
+            conv.bias.fill_(10.0 ** k)
+    x = torch.full((1, 1, 1, 1), 2.0)
+    assert aspp_logits(branches, x, ASPP_FORMS["paper"]).item() == (2 + 1) + (4 + 10) + (6 + 100) + (8 + 1000)
+    assert aspp_logits(branches, x, ASPP_FORMS["authors"]).item() == (2 + 1) + (4 + 10)
+
+
+def test_deeplab_v2_forms_share_weights_and_upsample_with_aligned_corners():
+    paper = build_model("deeplab_v2", 3, seed=0, options={"aspp": "paper"})
+    authors = build_model("deeplab_v2", 3, seed=0)
+    assert authors.aspp_form == "authors" and paper.aspp_used == 4 and authors.aspp_used == 2
+    authors.load_state_dict(paper.state_dict())  # same parameters: checkpoints load into either
+    images = torch.randint(0, 256, (1, 3, 33, 33), dtype=torch.uint8)
+    paper.eval(), authors.eval()
+    with torch.no_grad():
+        features = paper.backbone(paper.normalize(images))
+        two = authors.aspp[0](features) + authors.aspp[1](features)
+        # align_corners=True: the corner pixels of the output are the corner logits exactly
+        out = authors(images)
+        assert torch.allclose(out[..., 0, 0], two[..., 0, 0], atol=1e-5)
+        assert torch.allclose(out[..., -1, -1], two[..., -1, -1], atol=1e-5)
+        assert not torch.allclose(paper(images), out)
+    meta = model_meta("deeplab_v2", 3, "scratch", {"aspp": "paper"})
+    assert rebuild(meta).aspp_used == 4 and rebuild(model_meta("deeplab_v2", 3, "scratch")).aspp_used == 2
+    with pytest.raises(ValueError, match="takes no option aspp='four'"):
+        build_model("deeplab_v2", 3, seed=0, options={"aspp": "four"})
+    with pytest.raises(ValueError, match="takes no option"):
+        build_model("small_deeplab", 3, seed=0, options={"aspp": "paper"})

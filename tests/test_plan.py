@@ -17,6 +17,7 @@ CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 def plan_with(**experiments) -> Plan:
     config = copy.deepcopy(CONFIG)
     config["experiments"] = experiments
+    config["comparisons"] = None
     return Plan(config)
 
 
@@ -63,7 +64,8 @@ def test_baselines_start_from_their_weights(plan):
         a, b = plan.train_job("voc_1_20/iter0/A"), plan.train_job("voc_1_20/iter0/B")
     finally:
         plan.config["imagenet_checkpoint"] = None
-    assert a.init == {"model": "deeplab_v2", "seed": 1, "weights": "coco:resources/weights/deeplab_v2_coco.pt"}
+    assert a.init == {"model": "deeplab_v2", "seed": 1, "weights": "coco:resources/weights/deeplab_v2_coco.pt",
+                      "options": {"aspp": "authors"}}  # the authors' head: the paper's numbers
     assert b.init["weights"] == f"imagenet:{__file__}" and b.init["seed"] == 2
     assert a.hyper["loss_variant"] == "ce" and "gamma1" not in a.hyper
     assert __file__ in b.inputs() and "resources/weights/deeplab_v2_coco.pt" in a.inputs()
@@ -155,7 +157,11 @@ def test_methods_know_their_tasks():
 
 def test_split_and_evaluation_flags(plan):
     assert plan.experiment("voc_1464").split_args() == (
-        "--labeled 1464 --valtiny 200 --seed 0 --train-split train_aug --labeled-list data:train")
+        "--labeled 1464 --valtiny 20 --seed 0 --train-split train_aug --labeled-list data:train "
+        "--valtiny-list published:dst-cbc/voc/valtiny.txt")
+    # the published lists, split seed k -> list k
+    assert "--labeled-list published:dst-cbc/voc/20_labeled_2.txt" in plan.experiment("voc_1_20_s2").split_args()
+    assert "--labeled-list published:dst-cbc/cityscapes/30_labeled_1.txt" in plan.experiment("city_1_30_s1").split_args()
     assert "--valtiny-from-train" in plan.experiment("digits_cls_100").split_args()
     assert plan.experiment("city_1_8").evaluate_args() == "--batch-size 8 --pad-to 256 512"
     assert plan.experiment("digits_cls_100").evaluate_args() == "--batch-size 256"
@@ -165,3 +171,47 @@ def test_the_workflow_holds_no_paper_formula():
     rules = "\n".join(p.read_text() for p in (REPO / "workflow" / "rules").glob("*.smk"))
     for formula in ("sqrt", "math.", "Fraction", "1000 *", "alphas"):
         assert formula not in rules
+
+
+def test_published_lists_must_fit_the_experiment():
+    with pytest.raises(PlanError, match="has 530 ids, but the experiment asks for 211"):
+        plan_with(x={"dataset": "voc", "labeled": "1/50", "labeled_list": "published:dst-cbc/voc/20_labeled_0.txt"})
+    with pytest.raises(PlanError, match="no published list"):
+        plan_with(x={"dataset": "voc", "labeled": "1/20", "labeled_list": "published:dst-cbc/voc/20_labeled_9.txt"})
+
+
+def test_comparisons_add_runs_that_start_from_the_experiments_baselines(plan):
+    c = plan.comparison("digits_1_20")
+    assert c.experiments == ("digits_1_20", "digits_1_20_seed1", "digits_1_20_seed2")
+    cbst = plan.run("digits_1_20_seed1/cbst")
+    assert cbst.models == ("A",) and cbst.exp.name == "digits_1_20_seed1"
+    job = plan.train_job("digits_1_20_seed1/cbst/iter1/A")
+    assert job.init == {"from": "results/digits_1_20_seed1/iter0/A/model.pt"}  # the shared baseline
+    assert job.pseudo == "results/digits_1_20_seed1/cbst/iter1/pseudo_A.h5"
+    online = plan.run("digits_1_20/online")
+    assert online.iterations == 1 and plan.train_job("digits_1_20/online/iter1/A").hyper["epochs"] == 20
+    with pytest.raises(PlanError, match="not part of run digits_1_20/online"):
+        online.pseudo_job(1, "A")
+    inputs = plan.comparison_inputs("digits_1_20")
+    assert inputs["baseline:digits_1_20_seed2"] == "results/digits_1_20_seed2/final_miou.json"
+    assert inputs["dmt:digits_1_20"] == "results/digits_1_20/final_miou.json"  # the experiment's own run
+    assert inputs["dst:digits_1_20"] == "results/digits_1_20/dst/final_miou.json"
+    assert inputs["oracle:digits_1_20"] == "results/digits_1_20/oracle/metrics.json"
+    assert list(inputs)[0] == "baseline:digits_1_20" and list(inputs)[-1] == "oracle:digits_1_20"
+    assert plan.baseline_models("digits_1_20") == ("A", "B")
+    # Table 7's VOC comparisons and Table 2's classification counterpart are planned too
+    assert plan.run("voc_1_50/dmt_flip").models == ("A", "B")
+    assert plan.run("digits_cls_100_seed2/cl").train_job(3, "A").hyper["loss_variant"] == "ce"
+
+
+def test_bad_comparisons_are_named():
+    config = copy.deepcopy(CONFIG)
+    config["comparisons"] = {"c": {"experiments": ["digits_1_20", "digits_cls_100"], "methods": ["dmt"]}}
+    with pytest.raises(PlanError, match="comparison c mixes classification and segmentation"):
+        Plan(config)
+    config["comparisons"] = {"c": {"experiments": ["digits_cls_100"], "methods": ["dst"]}}
+    with pytest.raises(PlanError, match="method dst does not apply to classification"):
+        Plan(config)
+    config["comparisons"] = {"c": {"experiments": ["nope"], "methods": ["dmt"]}}
+    with pytest.raises(PlanError, match="no experiment nope"):
+        Plan(config)

@@ -15,6 +15,7 @@ ENTRIES = {
                "dmt.data.voc", "dmt.data.classification"],
     "evaluate": ["dmt.evaluate", "dmt.models", "dmt.inference", "dmt.data.voc", "dmt.data.classification"],
     "final": ["dmt.final"],
+    "tables": ["dmt.tables", "dmt.methods"],
     "split": ["dmt.data.splits", "dmt.sampling", "dmt.data.voc", "dmt.data.classification"],
 }
 

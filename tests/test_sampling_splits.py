@@ -72,3 +72,34 @@ def test_fixed_labeled_list_must_lie_in_train_and_match_the_count():
         make_split(train, ["v1"], 2, 1, seed=0, labeled_ids=["a", "zz"])
     with pytest.raises(ValueError, match="has 2 ids but the split asks for 3"):
         make_split(train, ["v1"], 3, 1, seed=0, labeled_ids=["a", "b"])
+
+
+@pytest.mark.parametrize("name, count", [("voc/20_labeled_0.txt", 530), ("voc/20_labeled_2.txt", 530),
+                                         ("voc/50_labeled_1.txt", 211), ("voc/8_labeled_0.txt", 1322),
+                                         ("voc/106_labeled_0.txt", 100), ("cityscapes/8_labeled_1.txt", 371),
+                                         ("cityscapes/30_labeled_2.txt", 100)])
+def test_the_published_lists_have_the_authors_sizes(name, count):
+    from dmt.data.splits import read_published
+
+    ids = read_published(f"dst-cbc/{name}")
+    assert len(ids) == len(set(ids)) == count
+    assert all("/" not in i for i in ids)  # Cityscapes' city/ folder dropped: prepared ids
+
+
+def test_a_published_voc_split_partitions_train_aug():
+    from dmt.data.splits import read_published
+
+    labeled = read_published("dst-cbc/voc/20_labeled_0.txt")
+    valtiny = read_published("dst-cbc/voc/valtiny.txt")
+    # train_aug's real ids are not available here: the published ids and fillers, 10,582 in all
+    train = sorted(labeled + [f"filler_{k:05d}" for k in range(10582 - len(labeled))])
+    val = sorted(valtiny + [f"val_{k:04d}" for k in range(1449 - len(valtiny))])
+    split = make_split(train, val, "1/20", 20, seed=0, labeled_ids=labeled, valtiny_ids=valtiny)
+    assert len(split.labeled) == 530 and set(split.labeled) == set(labeled)
+    assert len(split.unlabeled) == 10052 and not set(split.unlabeled) & set(split.labeled)
+    assert len(split.labeled) + len(split.unlabeled) == 10582
+    assert sorted(split.valtiny) == sorted(valtiny)
+    with pytest.raises(ValueError, match="1 labeled ids are not in the train list, first: \\['2010_003648'\\]"):
+        make_split([i for i in train if i != "2010_003648"], val, "1/20", 20, 0, labeled_ids=labeled)
+    with pytest.raises(ValueError, match="valtiny ids are not in the val list"):
+        make_split(train, val[20:], "1/20", 20, 0, labeled_ids=labeled, valtiny_ids=valtiny)

@@ -18,6 +18,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
+# Seconds a Snakemake run of a test may take; raise it on a machine shared with other work.
+TIMEOUT = int(os.environ.get("DMT_TEST_TIMEOUT", "600"))
 
 TINY = {
     "digits": {"seed": 0, "n_train": 60, "n_val": 20},
@@ -40,13 +42,16 @@ TINY = {
 def write_config(workdir: Path, config: dict) -> None:
     base = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     base.update(copy.deepcopy(config))
+    named = {e for c in (base.get("comparisons") or {}).values() for e in c["experiments"]}
+    if not named <= set(base["experiments"]):
+        base["comparisons"] = None  # the repository's name experiments this configuration lacks
     (workdir / "config").mkdir(exist_ok=True)
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(base))
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     proc = subprocess.run([*SNAKEMAKE, "--directory", str(workdir), *args], capture_output=True,
-                          text=True, timeout=600)
+                          text=True, timeout=TIMEOUT)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
     return proc
@@ -160,6 +165,69 @@ def test_a_metrics_fix_reevaluates_and_retrains_nothing(done, tmp_path):
     evaluate = copy_ / "dmt" / "evaluate.py"
     evaluate.write_text(evaluate.read_text() + "\n# a fix in the metrics\n")
     assert dry_run() == {"evaluate": 6, "final": 1}
+
+
+ALL_METHODS = ["baseline", "online", "cbst", "dst", "dmt_naive", "dmt", "dmt_flip", "oracle"]
+
+
+def with_comparison(config: dict, methods=ALL_METHODS) -> dict:
+    config = copy.deepcopy(config)
+    config["comparisons"] = {"tiny": {"experiments": ["tiny"], "methods": list(methods)}}
+    return config
+
+
+def test_each_method_plans_its_own_dag(tmp_path):
+    write_config(tmp_path, with_comparison(TINY))
+    start = {"prepare": 1, "split": 1}
+    # one model labelling itself: only baseline A, its own pseudo labels each iteration
+    for method in ("cbst", "dst"):
+        assert planned(tmp_path, f"results/tiny/{method}/final_miou.json") == {
+            **start, "train_spec": 3, "baseline": 1, "pseudo_spec": 2, "pseudo_label": 2, "finetune": 2,
+            "evaluate": 3, "final": 1}
+    # online self-training: one run from baseline A, no pseudo-label files
+    assert planned(tmp_path, "results/tiny/online/final_miou.json") == {
+        **start, "train_spec": 2, "baseline": 1, "finetune": 1, "evaluate": 2, "final": 1}
+    # two models labelling each other
+    for method in ("dmt_naive", "dmt_flip"):
+        assert planned(tmp_path, f"results/tiny/{method}/final_miou.json") == {
+            **start, "train_spec": 6, "baseline": 2, "pseudo_spec": 4, "pseudo_label": 4, "finetune": 4,
+            "evaluate": 6, "final": 1}
+    snakemake(tmp_path, "--cores", "1", "results/tiny/online/iter1/A/spec.json", "results/tiny/cbst/iter2/A/spec.json")
+    online = json.loads((tmp_path / "results/tiny/online/iter1/A/spec.json").read_text())
+    assert online["init"] == {"from": "results/tiny/iter0/A/model.pt"} and online["pseudo"] is None
+    assert online["hyper"]["online_threshold"] == 0.9 and online["hyper"]["epochs"] == 2  # 2 iterations x 1
+    cbst = json.loads((tmp_path / "results/tiny/cbst/iter2/A/spec.json").read_text())
+    assert cbst["pseudo"] == "results/tiny/cbst/iter2/pseudo_A.h5" and cbst["hyper"]["loss_variant"] == "ce"
+    assert cbst["init"] == {"from": "results/tiny/cbst/iter1/A/model.pt"}
+
+
+def test_a_comparison_reuses_the_baselines_and_tabulates_every_method(done):
+    # Run end to end: online, one model labelling itself, two models (dmt, already run) and the
+    # oracle; dst / dmt_naive / dmt_flip differ from these in their loss alone (tests/test_losses.py).
+    methods = ["baseline", "online", "cbst", "dmt", "oracle"]
+    write_config(done, with_comparison(TINY))
+    try:
+        jobs = planned(done, "results/tables/tiny.csv")
+        assert "baseline" not in jobs and "split" not in jobs  # every method starts from iteration 0
+        assert jobs["oracle"] == 1 and jobs["compare"] == 1 and jobs["final"] == 5
+        write_config(done, with_comparison(TINY, methods))
+        snakemake(done, "--cores", "2", "results/tables/tiny.csv")
+    finally:
+        write_config(done, TINY)
+    import pandas as pd
+
+    table = pd.read_csv(done / "results/tables/tiny.csv")
+    assert list(table["method"]) == methods
+    for method in methods[1:-1]:
+        path = "results/tiny/final_miou.json" if method == "dmt" else f"results/tiny/{method}/final_miou.json"
+        final = json.loads((done / path).read_text())
+        assert table.loc[table.method == method, "tiny"].item() == pytest.approx(100 * final["miou"])
+    a0 = json.loads((done / "results/tiny/iter0/A/metrics.json").read_text())["val"]["miou"]
+    assert table.loc[table.method == "baseline", "tiny"].item() == pytest.approx(100 * a0)
+    long = pd.read_csv(done / "results/tables/tiny_iterations.csv")
+    assert set(long["method"]) == set(methods[1:-1])
+    assert (done / "results/tables/tiny.md").read_text().startswith("# tiny")
+    assert not list((done / "results" / "tiny" / "online").glob("iter1/pseudo_*"))
 
 
 def test_kill_mid_training_then_rerun_completes(done):

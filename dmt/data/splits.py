@@ -6,7 +6,11 @@ import math
 import random
 from dataclasses import dataclass
 from fractions import Fraction
+from pathlib import Path
 from typing import Sequence
+
+# The paper's own labeled lists and valtiny sets, as its authors published them (README inside).
+PUBLISHED = Path(__file__).resolve().parent / "published_splits"
 
 
 @dataclass
@@ -42,12 +46,30 @@ def labeled_count(total: int, labeled: str | int | float) -> int:
     return count
 
 
+def published_path(name: str) -> Path:
+    """The file of a published list, e.g. ``dst-cbc/voc/20_labeled_0.txt``."""
+    path = (PUBLISHED / name).resolve()
+    if PUBLISHED not in path.parents or not path.is_file():
+        known = sorted(str(p.relative_to(PUBLISHED)) for p in PUBLISHED.rglob("*.txt"))
+        raise ValueError(f"no published list {name!r}; known: {', '.join(known)}")
+    return path
+
+
+def read_published(name: str) -> list[str]:
+    """Ids of a published list; the Cityscapes lists name images ``city/city_seq_frame``, the
+    prepared data set ``city_seq_frame``: the folder part is dropped."""
+    lines = published_path(name).read_text().split()
+    return [line.rsplit("/", 1)[-1] for line in lines]
+
+
 def make_split(train_ids: Sequence[str], val_ids: Sequence[str] | None, labeled: str | int | float,
-               valtiny: int, seed: int, labeled_ids: Sequence[str] | None = None) -> Split:
+               valtiny: int, seed: int, labeled_ids: Sequence[str] | None = None,
+               valtiny_ids: Sequence[str] | None = None) -> Split:
     """Seeded split: labeled and unlabeled partition ``train_ids``; valtiny is drawn from ``val_ids``.
 
     ``labeled_ids`` fixes the labeled part instead of drawing it (VOC's 1,464 ``train`` ids of
     Table 5, or another study's published list); ``labeled`` must then be its size.
+    ``valtiny_ids`` likewise fixes valtiny (ids of ``val_ids``; ``valtiny`` must be its size).
     ``val_ids`` None draws valtiny from ``train_ids`` instead, before the labeled / unlabeled
     partition of the rest (classification: the test set is never used for selection).
     Lists keep the data set's order within each part, so the files diff cleanly across seeds.
@@ -76,7 +98,15 @@ def make_split(train_ids: Sequence[str], val_ids: Sequence[str] | None, labeled:
             raise ValueError(f"{len(absent)} labeled ids are not in the train list, first: {absent[:5]}")
         if len(chosen) != n:
             raise ValueError(f"the labeled list has {len(chosen)} ids but the split asks for {n}")
-    tiny = set(rng.sample(val_ids, valtiny))
+    if valtiny_ids is None:
+        tiny = set(rng.sample(val_ids, valtiny))
+    else:
+        tiny = set(valtiny_ids)
+        absent = [i for i in valtiny_ids if i not in set(val_ids)]
+        if absent:
+            raise ValueError(f"{len(absent)} valtiny ids are not in the val list, first: {absent[:5]}")
+        if len(tiny) != valtiny:
+            raise ValueError(f"the valtiny list has {len(tiny)} ids but the split asks for {valtiny}")
     return Split(
         labeled=[i for i in train_ids if i in chosen],
         unlabeled=[i for i in train_ids if i not in chosen],

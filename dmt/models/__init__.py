@@ -13,6 +13,8 @@ from dmt.models.wide_resnet import wrn_10_2, wrn_28_2
 MODELS = {"small_deeplab": SmallDeepLab, "deeplab_v2": DeepLabV2, "wrn_28_2": wrn_28_2, "wrn_10_2": wrn_10_2}
 # Pretrained inits each model accepts, beside "scratch".
 PRETRAINED = {"deeplab_v2": ("imagenet", "coco")}
+# Architecture options each model takes (experiment config key -> accepted values).
+OPTIONS = {"deeplab_v2": {"aspp": ("authors", "paper")}}
 
 
 def parse_weights(name: str, weights: str) -> tuple[str, str]:
@@ -27,25 +29,38 @@ def parse_weights(name: str, weights: str) -> tuple[str, str]:
     return kind, path
 
 
-def _construct(name: str, num_classes: int, init: str) -> torch.nn.Module:
+def check_options(name: str, options: dict) -> dict:
+    """``options`` checked against what model ``name`` takes."""
+    accepted = OPTIONS.get(name, {})
+    for key, value in options.items():
+        if key not in accepted or value not in accepted[key]:
+            known = "; ".join(f"{k}: {'/'.join(v)}" for k, v in accepted.items()) or "none"
+            raise ValueError(f"model {name!r} takes no option {key}={value!r} (options: {known})")
+    return dict(options)
+
+
+def _construct(name: str, num_classes: int, init: str, options: dict | None = None) -> torch.nn.Module:
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; known: {', '.join(sorted(MODELS))}")
-    return MODELS[name](num_classes, init=init) if name in PRETRAINED else MODELS[name](num_classes)
+    options = check_options(name, options or {})
+    return MODELS[name](num_classes, init=init, **options) if name in PRETRAINED else MODELS[name](num_classes)
 
 
-def build_model(name: str, num_classes: int, seed: int, weights: str = "scratch") -> torch.nn.Module:
+def build_model(name: str, num_classes: int, seed: int, weights: str = "scratch",
+                options: dict | None = None) -> torch.nn.Module:
     """Build ``name`` with its parameters drawn from ``seed`` (different seeds -> different inits).
 
     ``weights``: ``scratch``; for deeplab_v2 also ``imagenet:/path/to/resnet101_state_dict.pth``
     (a local torchvision ResNet-101 state dict) or ``coco:/path/to/converted.pt`` (written by
-    ``python -m dmt convert-coco``). Nothing is downloaded.
+    ``python -m dmt convert-coco``). Nothing is downloaded. ``options``: architecture options
+    (``OPTIONS``), e.g. ``{"aspp": "paper"}`` for deeplab_v2.
     """
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; known: {', '.join(sorted(MODELS))}")
     kind, path = parse_weights(name, weights)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = _construct(name, num_classes, kind)
+        model = _construct(name, num_classes, kind, options)
     if kind == "imagenet":
         model.load_imagenet_backbone(path)
     elif kind == "coco":
@@ -53,11 +68,14 @@ def build_model(name: str, num_classes: int, seed: int, weights: str = "scratch"
     return model
 
 
-def model_meta(name: str, num_classes: int, weights: str) -> dict:
+def model_meta(name: str, num_classes: int, weights: str, options: dict | None = None) -> dict:
     """What a saved model records so that ``rebuild`` makes the same architecture."""
-    return {"model": name, "num_classes": num_classes, "init": parse_weights(name, weights)[0]}
+    meta = {"model": name, "num_classes": num_classes, "init": parse_weights(name, weights)[0]}
+    if options:
+        meta["options"] = check_options(name, options)
+    return meta
 
 
 def rebuild(meta: dict) -> torch.nn.Module:
     """The architecture a checkpoint's ``meta`` describes (weights to be loaded by the caller)."""
-    return _construct(meta["model"], meta["num_classes"], meta.get("init", "scratch"))
+    return _construct(meta["model"], meta["num_classes"], meta.get("init", "scratch"), meta.get("options"))

@@ -1,8 +1,15 @@
 """DeepLab-v2 with a ResNet-101 backbone, the paper's segmentation model (Section 5.2.1).
 
 torchvision's ResNet-101 with layer3/layer4 dilated instead of strided (output stride 8) and the
-ASPP head of DeepLab-v2: four 3x3 convolutions at rates 6, 12, 18, 24 straight to class logits,
-summed, then upsampled bilinearly to the input size. No multi-scale fusion, no CRF.
+ASPP head of DeepLab-v2: 3x3 convolutions at rates 6, 12, 18, 24 straight to class logits,
+summed, then upsampled bilinearly (align_corners=True, as the authors' code and Caffe's Interp
+layer) to the input size. No multi-scale fusion, no CRF.
+
+Two forms of the head (``aspp``): ``paper`` sums all four branches, as the paper and the Caffe
+model describe; ``authors`` sums only the rate-6 and rate-12 branches, as the authors' released
+code ran it (its forward returns inside the loop, after the second branch; DESIGN.md): the paper's
+numbers were made with that head, so the paper's experiments default to it. Both forms hold all
+four branches, so the same checkpoints (COCO's included) load into either.
 
 Input normalisation belongs to the init (DESIGN.md): ImageNet weights (torchvision) expect RGB
 in 0-1 with ImageNet mean/std; the Caffe-converted COCO weights expect BGR in 0-255 minus the
@@ -61,11 +68,26 @@ BACKBONE_NAMES = ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3
 COCO_FORMAT = "dmt/deeplab_v2-coco/1"
 
 
+# aspp form -> how many branches (in rate order) the head sums.
+ASPP_FORMS = {"paper": 4, "authors": 2}
+
+
+def aspp_logits(branches: nn.ModuleList, features: torch.Tensor, used: int) -> torch.Tensor:
+    """The sum of the first ``used`` ASPP branches' logits (all four: the paper; two: the
+    authors' code, whose loop returned after adding the second)."""
+    out = branches[0](features)
+    for branch in branches[1:used]:
+        out = out + branch(features)
+    return out
+
+
 class DeepLabV2(nn.Module):
-    def __init__(self, num_classes: int, init: str = "scratch"):
+    def __init__(self, num_classes: int, init: str = "scratch", aspp: str = "authors"):
         super().__init__()
         if init not in INIT_ARCH:
             raise ValueError(f"unknown init {init!r} for deeplab_v2; known: {', '.join(INIT_ARCH)}")
+        if aspp not in ASPP_FORMS:
+            raise ValueError(f"unknown aspp form {aspp!r} for deeplab_v2; known: {', '.join(ASPP_FORMS)}")
         normalization, caffe_strides = INIT_ARCH[init]
         self.normalize = Normalize(normalization)
         resnet = resnet101(weights=None, replace_stride_with_dilation=[False, True, True])
@@ -74,6 +96,7 @@ class DeepLabV2(nn.Module):
             first.conv1.stride, first.conv2.stride = (2, 2), (1, 1)
         self.backbone = nn.Sequential(resnet.conv1, resnet.bn1, resnet.relu, resnet.maxpool,
                                       resnet.layer1, resnet.layer2, resnet.layer3, resnet.layer4)
+        self.aspp_form, self.aspp_used = aspp, ASPP_FORMS[aspp]
         self.aspp = nn.ModuleList(
             nn.Conv2d(2048, num_classes, 3, padding=r, dilation=r) for r in ASPP_RATES
         )
@@ -118,8 +141,8 @@ class DeepLabV2(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         features = self.backbone(self.normalize(images))
-        logits = sum(branch(features) for branch in self.aspp)
-        return F.interpolate(logits, size=images.shape[-2:], mode="bilinear", align_corners=False)
+        logits = aspp_logits(self.aspp, features, self.aspp_used)
+        return F.interpolate(logits, size=images.shape[-2:], mode="bilinear", align_corners=True)
 
 
 def _read_state(path, what: str, expected: str) -> dict:

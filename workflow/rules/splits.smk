@@ -1,7 +1,7 @@
 rule split:
     input:
         data=lambda w: experiment_of(w).data_root,
-        labeled_list=lambda w: experiment_of(w).labeled_list_file(),
+        lists=lambda w: experiment_of(w).list_files(),
     output:
         labeled="resources/splits/{exp}/labeled.txt",
         unlabeled="resources/splits/{exp}/unlabeled.txt",

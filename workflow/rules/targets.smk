@@ -8,6 +8,8 @@ localrules:
     train_spec,
     pseudo_spec,
     final,
+    compare,
+    summary,
 
 
 # Every run whose data (and pretrained weights) are configured: the digits ones always, VOC /

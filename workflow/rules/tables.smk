@@ -1,0 +1,42 @@
+# Tables (pandas): a comparison's methods x split seeds, and a summary of every run with results.
+rule compare:
+    input:
+        lambda w: list(PLAN.comparison_inputs(w.comparison).values()),
+    output:
+        table="results/tables/{comparison}.csv",
+        markdown="results/tables/{comparison}.md",
+        iterations="results/tables/{comparison}_iterations.csv",
+    params:
+        inputs=lambda w: " ".join(f"{k}={v}" for k, v in PLAN.comparison_inputs(w.comparison).items()),
+        code=code_digest("tables"),
+    wildcard_constraints:
+        comparison=_one_of(PLAN.comparisons),
+    log:
+        "logs/tables/{comparison}.log",
+    benchmark:
+        "logs/tables/{comparison}.tsv"
+    conda:
+        CONDA_ENV
+    shell:
+        "python -m dmt --log {log} compare --name {wildcards.comparison} --out-dir results/tables "
+        "{params.inputs}"
+
+
+# Runs whose results exist when the DAG is built: a new result changes the inputs, which reruns it.
+rule summary:
+    input:
+        lambda w: PLAN.summary_inputs(),
+    output:
+        table="results/tables/summary.csv",
+        markdown="results/tables/summary.md",
+    params:
+        runs=lambda w: PLAN.summary_runs(),
+        code=code_digest("tables"),
+    log:
+        "logs/tables/summary.log",
+    benchmark:
+        "logs/tables/summary.tsv"
+    conda:
+        CONDA_ENV
+    shell:
+        "python -m dmt --log {log} summary --runs {params.runs:q} --out {output.table}"
