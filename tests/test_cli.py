@@ -2,8 +2,10 @@
 
 import pytest
 
+from dmt.atomic import write_json
 from dmt.cli import main
 from dmt.data.digits import prepare_digits
+from dmt.integrity import sidecar_fields
 
 
 @pytest.fixture(scope="module")
@@ -54,15 +56,18 @@ def test_bad_spec_names_the_problem(capsys, tmp_path, digits):
 
 
 def test_corrupt_pseudo_label_file(capsys, tmp_path, digits):
+    """A broken HDF5 file whose sidecar matches it (so that the digest check passes) is refused
+    by the file's own seal, before HDF5 parses it."""
     bad = tmp_path / "pseudo.h5"
     bad.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)
+    write_json(tmp_path / "pseudo.json", sidecar_fields(bad))
     spec = ('{"epochs": 1, "lr": 0.01, "batch_size": 2, "crop_size": [32, 32], "seed": 0, '
             '"pseudo_per_batch": 1, "model": {"name": "small_deeplab", "seed": 0}}')
     train_ids = digits / "ImageSets/Segmentation/train.txt"
     code, err = run(capsys, "train", "--dataset", "digits", "--data", digits, "--spec", spec,
                     "--labeled", train_ids, "--pseudo", bad, "--unlabeled", train_ids,
                     "--out", tmp_path / "m.pt")
-    assert code == 2 and "corrupt or truncated" in err
+    assert code == 2 and "pseudo.h5 is not a sealed dmt HDF5 file" in err
 
 
 def test_missing_teacher(capsys, tmp_path, digits):
