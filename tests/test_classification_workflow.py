@@ -52,7 +52,7 @@ def test_digits_algorithm_1_end_to_end(tmp_path):
     assert metrics["test"]["images"] == 497 and metrics["valtiny"]["images"] == 10
     import torch
 
-    models = [torch.load(exp / f"iter{i}" / "model.pt", weights_only=False) for i in range(3)]
+    models = [torch.load(exp / f"iter{i}" / "model.pt", weights_only=True) for i in range(3)]
     # Algorithm 1: every iteration is a fresh model from a previously unused seed.
     assert len({m["spec"]["seed"] for m in models}) == 3
     assert models[1]["spec"]["gamma_ramp"] and models[1]["spec"]["mixup_alpha"] == 0.75

@@ -123,9 +123,9 @@ def test_deeplab_v2_baselines_run_on_the_miniatures(tmp_path, raw):
         assert 0 <= metrics["val"]["miou"] <= 1
     import torch
 
-    a = torch.load(tmp_path / "results/voc_tiny/iter0/A/model.pt", weights_only=False)
-    b = torch.load(tmp_path / "results/voc_tiny/iter0/B/model.pt", weights_only=False)
+    a = torch.load(tmp_path / "results/voc_tiny/iter0/A/model.pt", weights_only=True)
+    b = torch.load(tmp_path / "results/voc_tiny/iter0/B/model.pt", weights_only=True)
     assert a["meta"]["init"] == "coco" and b["meta"]["init"] == "imagenet"
     assert a["summary"]["steps"] == 1
-    city = torch.load(tmp_path / "results/city_tiny/iter0/A/model.pt", weights_only=False)
+    city = torch.load(tmp_path / "results/city_tiny/iter0/A/model.pt", weights_only=True)
     assert city["meta"]["num_classes"] == 19 and city["meta"]["dataset"] == "cityscapes"
