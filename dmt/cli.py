@@ -7,7 +7,7 @@ with one ``error:`` line on stderr and exit status 2, leaving earlier outputs un
 from __future__ import annotations
 
 import argparse
-import hashlib
+import contextlib
 import json
 import logging
 import os
@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 
 from dmt import __version__
-from dmt.errors import DMTError
+from dmt.errors import DMTError, NonFiniteOutput
+from dmt.integrity import file_digest
 
 log = logging.getLogger("dmt")
 
@@ -28,9 +29,31 @@ def _setup(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
-def _file_digest(path) -> str:
-    with open(path, "rb") as f:
-        return "sha256:" + hashlib.file_digest(f, "sha256").hexdigest()
+def _outputs(*paths) -> None:
+    """Before any work: remove what atomic writes of these outputs left when a run of this job
+    was killed, and fail now where one could not be written (permission, read-only)."""
+    from dmt.atomic import check_writable, remove_stale_temps
+
+    for path in filter(None, paths):
+        for stale in remove_stale_temps(path):
+            log.info("removed %s, left by a killed run", stale)
+        check_writable(path)
+
+
+@contextlib.contextmanager
+def _naming(model_path):
+    """A model's NaN or infinite output is an error naming its file, never a score or labels."""
+    try:
+        yield
+    except NonFiniteOutput as e:
+        raise DMTError(f"{model_path}: {e}; retrain it: snakemake --forcerun {model_path}") from None
+
+
+def _expect(args, **more) -> dict:
+    """What a model given to this run must have been trained for (``dmt.modelfile.load_model``)."""
+    from dmt.data.registry import dataset_info
+
+    return {"dataset": args.dataset, "num_classes": dataset_info(args.dataset).num_classes, **more}
 
 
 def _read_split(root, split: str) -> list[str]:
@@ -66,23 +89,6 @@ def _dataset(args, ids, *, train_crop=None, scale_range=(0.5, 1.5), pseudo=None,
                                with_masks=with_masks, pseudo=pseudo, image_ext=info.image_ext)
 
 
-def _load_model(path, device):
-    import torch
-
-    from dmt.models import rebuild
-
-    if not Path(path).is_file():
-        raise DMTError(f"model file {path} does not exist")
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=False)
-        meta = saved["meta"]
-        model = rebuild(meta)
-        model.load_state_dict(saved["model"])
-    except (KeyError, RuntimeError, EOFError, OSError) as e:
-        raise DMTError(f"{path} is not a readable dmt model checkpoint ({e})") from e
-    return model.to(device), meta
-
-
 # ----------------------------------------------------------------------------- commands
 
 
@@ -100,6 +106,7 @@ def cmd_prepare(args) -> None:
     if missing:
         raise DMTError(f"prepare {args.dataset} needs " + "; ".join(
             f"--config {k}=/path ({v}), or --{k.replace('_', '-')}" for k, v in missing.items()))
+    _outputs(args.out)
     if args.dataset == "voc":
         from dmt.data.voc_prepare import prepare_voc
 
@@ -127,6 +134,8 @@ def cmd_split(args) -> None:
     from dmt.atomic import write_lines
     from dmt.data.splits import make_split
 
+    out = Path(args.out_dir)
+    _outputs(*(out / f"{name}.txt" for name in ("labeled", "unlabeled", "valtiny")))
     labeled = int(args.labeled) if args.labeled.isdigit() else args.labeled
     fixed = None
     if args.labeled_list:
@@ -139,7 +148,6 @@ def cmd_split(args) -> None:
                            args.seed, labeled_ids=fixed)
     except ValueError as e:
         raise DMTError(f"cannot split {args.data}: {e}") from e
-    out = Path(args.out_dir)
     for name in ("labeled", "unlabeled", "valtiny"):
         write_lines(out / f"{name}.txt", getattr(split, name))
     log.info("split: %d labeled, %d unlabeled, %d valtiny", len(split.labeled), len(split.unlabeled),
@@ -150,6 +158,7 @@ def cmd_dms(args) -> None:
     from dmt.atomic import write_lines
     from dmt.sampling import difference_maximized
 
+    _outputs(args.out_a, args.out_b)
     a, b = difference_maximized(_ids(args.labeled), args.alpha, args.seed)
     write_lines(args.out_a, a)
     write_lines(args.out_b, b)
@@ -161,6 +170,8 @@ def cmd_train(args) -> None:
 
     from dmt.data.registry import dataset_info
     from dmt.inference import pick_device
+    from dmt.integrity import sidecar_path, verify
+    from dmt.modelfile import load_model
     from dmt.models import build_model, model_meta
     from dmt.pseudo import PseudoLabelStore
     from dmt.train import TrainSpec, train
@@ -172,6 +183,9 @@ def cmd_train(args) -> None:
     except (ValueError, TypeError, KeyError) as e:
         raise DMTError(f"bad --spec: {e}") from e
     eval_every = args.eval_every
+    out = Path(args.out)
+    checkpoint = out.with_name(out.name + ".ckpt")
+    _outputs(out, sidecar_path(out), checkpoint)
     device = pick_device(args.device)
     info = dataset_info(args.dataset)
     torch.manual_seed(spec.seed)
@@ -179,20 +193,24 @@ def cmd_train(args) -> None:
     labeled_ids = [i for path in args.labeled for i in _ids(path)]
     labeled = _dataset(args, labeled_ids, train_crop=spec.crop_size, scale_range=spec.scale_range)
     pseudo = None
-    fingerprint = [_file_digest(path) for path in args.labeled]
+    fingerprint = [file_digest(path) for path in args.labeled]
     if args.pseudo:
+        pseudo_digest = verify(args.pseudo, required=True)  # before anything parses it
         if info.task == "classification":
             from dmt.pseudo_images import ImagePseudoLabels
 
             store = ImagePseudoLabels(args.pseudo, unlabeled_ids=_ids(args.unlabeled))
         else:
             store = PseudoLabelStore(args.pseudo, expected_ids=_ids(args.unlabeled))
+        if store.num_classes != info.num_classes:
+            raise DMTError(f"{args.pseudo} labels {store.num_classes} classes; {args.dataset} has "
+                           f"{info.num_classes}")
         pseudo = _dataset(args, store.ids, train_crop=spec.crop_size, scale_range=spec.scale_range,
                           pseudo=store, with_masks=False)
-        fingerprint.append(_file_digest(args.pseudo))
+        fingerprint.append(pseudo_digest)
     if args.init_from:
-        model, meta = _load_model(args.init_from, device)
-        fingerprint.append(_file_digest(args.init_from))
+        model, meta = load_model(args.init_from, device, expect=_expect(args, model=model_cfg.get("name")))
+        fingerprint.append(file_digest(args.init_from))
     else:
         weights = model_cfg.get("weights", "scratch")
         try:
@@ -217,9 +235,7 @@ def cmd_train(args) -> None:
             return {"valtiny_miou": evaluate_segmentation(model, valtiny, device, spec.batch_size,
                                                           spec.crop_size, amp=spec.amp)["miou"]}
 
-    out = Path(args.out)
-    summary = train(model, spec, labeled, out, pseudo=pseudo,
-                    checkpoint_path=out.with_name(out.name + ".ckpt"),
+    summary = train(model, spec, labeled, out, pseudo=pseudo, checkpoint_path=checkpoint,
                     fingerprint_parts=tuple(fingerprint), device=device,
                     tb_dir=args.tensorboard, on_epoch_end=on_epoch_end,
                     meta={**meta, "dmt_version": __version__})
@@ -230,28 +246,32 @@ def cmd_pseudo(args) -> None:
     from dmt.atomic import write_json
     from dmt.data.registry import dataset_info
     from dmt.inference import pick_device
+    from dmt.integrity import sidecar_fields, sidecar_path
+    from dmt.modelfile import load_model
     from dmt.pseudo import generate
 
+    summary_path = args.summary or sidecar_path(args.out)
+    _outputs(args.out, summary_path)
     device = pick_device(args.device)
-    model, meta = _load_model(args.teacher, device)
+    model, meta = load_model(args.teacher, device, expect=_expect(args))
     dataset = _dataset(args, _ids(args.unlabeled), with_masks=args.with_truth)
     if dataset_info(args.dataset).task == "classification":
         from dmt.pseudo_images import generate_image_labels
 
-        summary = generate_image_labels(model, dataset, args.out, args.alpha, _file_digest(args.teacher),
-                                        device, args.batch_size, amp=not args.no_amp,
-                                        classwise=args.classwise)
-        if args.summary:
-            write_json(args.summary, summary)
+        with _naming(args.teacher):
+            summary = generate_image_labels(model, dataset, args.out, args.alpha, file_digest(args.teacher),
+                                            device, args.batch_size, amp=not args.no_amp,
+                                            classwise=args.classwise)
+        write_json(summary_path, {**summary, **sidecar_fields(args.out)})
         log.info("pseudo labels -> %s: kept %d of %d images (%s top %.0f%%), accuracy of kept %s",
                  args.out, summary["kept"], summary["num_images"], summary["selection"],
                  100 * args.alpha, summary["kept_accuracy"])
         return
-    summary = generate(model, dataset, args.out, meta["num_classes"], args.alpha,
-                       _file_digest(args.teacher), device, args.batch_size, args.pad_to,
-                       amp=not args.no_amp)
-    if args.summary:
-        write_json(args.summary, summary)
+    with _naming(args.teacher):
+        summary = generate(model, dataset, args.out, meta["num_classes"], args.alpha,
+                           file_digest(args.teacher), device, args.batch_size, args.pad_to,
+                           amp=not args.no_amp)
+    write_json(summary_path, {**summary, **sidecar_fields(args.out)})
     log.info("pseudo labels -> %s: kept %.1f%% of pixels, accuracy of kept %s", args.out,
              100 * summary["kept_fraction"], summary["kept_accuracy"])
 
@@ -262,18 +282,21 @@ def cmd_evaluate(args) -> None:
     from dmt.data.voc import read_split
     from dmt.evaluate import evaluate_subsets
     from dmt.inference import pick_device
+    from dmt.modelfile import load_model
 
+    _outputs(args.out)
     device = pick_device(args.device)
-    model, _ = _load_model(args.model, device)
+    model, _ = load_model(args.model, device, expect=_expect(args))
     info = dataset_info(args.dataset)
     if info.task == "classification":
         from dmt.evaluate import evaluate_classification
 
         subsets = {"test": _read_split(args.data, info.test_split), "valtiny": _ids(args.valtiny)}
         ids = list(dict.fromkeys(subsets["test"] + subsets["valtiny"]))
-        result = {"model": str(args.model), "model_digest": _file_digest(args.model)}
-        result.update(evaluate_classification(model, _dataset(args, ids), subsets, device,
-                                              args.batch_size, amp=not args.no_amp))
+        result = {"model": str(args.model), "model_digest": file_digest(args.model)}
+        with _naming(args.model):
+            result.update(evaluate_classification(model, _dataset(args, ids), subsets, device,
+                                                  args.batch_size, amp=not args.no_amp))
         for split in subsets:
             log.info("%s accuracy %.4f (fine-grained %.4f) of %s", split, result[split]["accuracy"],
                      result[split]["fine_grained_accuracy"], args.model)
@@ -282,10 +305,11 @@ def cmd_evaluate(args) -> None:
     subsets = {"val": read_split(args.data, args.val_split), "valtiny": _ids(args.valtiny)}
     # valtiny is normally part of val: one pass over their union predicts each image once.
     ids = list(dict.fromkeys(subsets["val"] + subsets["valtiny"]))
-    result = {"model": str(args.model), "model_digest": _file_digest(args.model)}
-    result.update(evaluate_subsets(model, _dataset(args, ids), subsets, device, args.batch_size,
-                                   args.pad_to, class_names=dataset_info(args.dataset).class_names,
-                                   amp=not args.no_amp))
+    result = {"model": str(args.model), "model_digest": file_digest(args.model)}
+    with _naming(args.model):
+        result.update(evaluate_subsets(model, _dataset(args, ids), subsets, device, args.batch_size,
+                                       args.pad_to, class_names=dataset_info(args.dataset).class_names,
+                                       amp=not args.no_amp))
     for split in subsets:
         log.info("%s mIoU %.4f on %s", split, result[split]["miou"], args.model)
     write_json(args.out, result)
@@ -294,6 +318,7 @@ def cmd_evaluate(args) -> None:
 def cmd_convert_coco(args) -> None:
     from dmt.models.deeplab_v2 import convert_coco
 
+    _outputs(args.out)
     summary = convert_coco(args.checkpoint, args.out)
     log.info("converted %d tensors (head of %s classes) -> %s", summary["tensors"],
              summary["head_classes"], args.out)
@@ -303,6 +328,7 @@ def cmd_final(args) -> None:
     from dmt.atomic import write_json
     from dmt.evaluate import select_final, select_final_classification
 
+    _outputs(args.out)
     try:
         if args.task == "classification":
             write_json(args.out, select_final_classification(Path(args.results), args.iterations))
@@ -316,7 +342,9 @@ def cmd_final(args) -> None:
 
 
 def _data_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", required=True,
+    from dmt.data.registry import DATASETS
+
+    p.add_argument("--dataset", required=True, choices=sorted(DATASETS),
                    help="data set name (digits, voc, cityscapes: segmentation; digits_cls, cifar10)")
     p.add_argument("--data", required=True, help="root folder in PASCAL VOC layout")
 
@@ -400,7 +428,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="classification: top alpha of each predicted class, not of all images")
     p.add_argument("--with-truth", action="store_true",
                    help="read the unlabeled set's masks to report pseudo-label accuracy (diagnostic)")
-    p.add_argument("--summary", help="also write the summary JSON here")
+    p.add_argument("--summary", help="the summary JSON, with the digest that `train --pseudo` checks "
+                   "(default and expected there: the output's sibling .json)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_pseudo)
 
@@ -439,6 +468,10 @@ def main(argv: list[str] | None = None) -> int:
         args.func(args)
     except DMTError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a path of the user's: missing, unreadable, a folder for a file
+        where = f": {e.filename}" if e.filename else ""
+        print(f"error: {e.strerror or e}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted; outputs written so far are complete, partial ones were removed",

@@ -18,11 +18,21 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from dmt import IGNORE_INDEX
+from dmt.errors import DMTError, NonFiniteOutput
+
+NONFINITE = "the model produced NaN or infinite logits: its weights are broken"
 
 
 def pick_device(name: str = "auto") -> torch.device:
-    device = torch.device("cuda" if name == "auto" and torch.cuda.is_available() else
-                          "cpu" if name == "auto" else name)
+    try:
+        device = torch.device("cuda" if name == "auto" and torch.cuda.is_available() else
+                              "cpu" if name == "auto" else name)
+    except RuntimeError as e:
+        raise DMTError(f"--device {name}: not a device ({e})") from None
+    if device.type == "cuda" and (not torch.cuda.is_available()
+                                  or (device.index or 0) >= torch.cuda.device_count()):
+        raise DMTError(f"--device {name}: {torch.cuda.device_count()} CUDA devices visible here; "
+                       f"use --device cpu or auto")
     if device.type == "cuda":
         # Fixed crop sizes in training: cuDNN's autotuned kernels pay off after the first steps.
         torch.backends.cudnn.benchmark = True
@@ -60,10 +70,20 @@ class PadCollate:
 
 
 class PredictedBatch:
-    """One batch's logits, still on the device, with what is needed to crop them back."""
+    """One batch's logits, still on the device, with what is needed to crop them back.
+
+    Whether every logit is finite is reduced on the device and read after the labels' own copy
+    to the host (no extra synchronisation): NaN logits would otherwise become class 0 and a
+    plausible score.
+    """
 
     def __init__(self, ids, sizes, logits, targets):
         self.ids, self.sizes, self.logits, self.targets = ids, sizes, logits, targets
+        self.finite = torch.isfinite(logits).all()
+
+    def _check_finite(self) -> None:
+        if not self.finite.item():
+            raise NonFiniteOutput(NONFINITE)
 
     def _crops(self, *arrays):
         for k, (h, w) in enumerate(self.sizes):
@@ -73,6 +93,7 @@ class PredictedBatch:
     def labels(self):
         """``(id, label uint8, target uint8)`` per image: argmax only, no softmax needed."""
         label = self.logits.argmax(dim=1).to(torch.uint8).cpu().numpy()
+        self._check_finite()
         return self._crops(label)
 
     def labels_and_confidences(self):
@@ -83,7 +104,9 @@ class PredictedBatch:
         logits = self.logits.float()
         top, label = logits.max(dim=1)
         conf = torch.exp(top - torch.logsumexp(logits, dim=1))
-        return self._crops(label.to(torch.uint8).cpu().numpy(), conf.to(torch.float16).cpu().numpy())
+        crops = self._crops(label.to(torch.uint8).cpu().numpy(), conf.to(torch.float16).cpu().numpy())
+        self._check_finite()
+        return crops
 
 
 def ready_for_inference(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:

@@ -19,10 +19,10 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from dmt import IGNORE_INDEX
-from dmt.errors import DMTError
+from dmt.errors import DMTError, NonFiniteOutput
 from dmt.h5io import open_sealed, write_sealed
 from dmt.integrity import rerun_hint
-from dmt.inference import autocast, images_to, ready_for_inference
+from dmt.inference import NONFINITE, autocast, images_to, ready_for_inference
 from dmt.pseudo import _check_alpha, _string_dtype, _top_count, class_thresholds
 
 FORMAT = "dmt-image-pseudo-labels/1"
@@ -69,6 +69,8 @@ def predict_probs(model, dataset, device, batch_size: int = 256, amp: bool = Tru
             with autocast(device, amp):
                 logits = model(images_to(images, device))
             probs.append(logits.float().softmax(dim=1).cpu().numpy())
+            if not np.isfinite(probs[-1]).all():  # NaN or inf logits: no score, no label
+                raise NonFiniteOutput(NONFINITE)
             targets.append(target.numpy())
             ids += batch_ids
     if not ids:
