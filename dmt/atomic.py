@@ -75,12 +75,13 @@ def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
-    except OSError as e:
-        # Some file systems cannot fsync a directory; the file itself was synced already.
-        if not (path.is_dir() and e.errno in (errno.EINVAL, errno.ENOTSUP)):
-            raise
     finally:
         os.close(fd)
+
+
+# Where a folder cannot be opened or fsynced (some network and FUSE file systems): the file itself
+# is synced already, only the rename's durability is left to the file system.
+_DIR_SYNC_UNSUPPORTED = {errno.EINVAL, errno.ENOTSUP, errno.EBADF, errno.EACCES, errno.EPERM}
 
 
 def _tempfile(path: Path, suffix: str, folder: Path | None = None) -> Path:
@@ -112,11 +113,17 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
         with _write_errors(path):
             tmp = _tempfile(path, suffix)
             yield tmp
-            # mkstemp makes 0600 files; an output gets the permissions any new file would get.
-            os.chmod(tmp, 0o666 & ~_UMASK)
+            # mkstemp makes 0600 files; an output gets the permissions any new file would get
+            # (where the file system has permissions at all).
+            with contextlib.suppress(OSError):
+                os.chmod(tmp, 0o666 & ~_UMASK)
             _fsync(tmp)
             os.replace(tmp, path)
-            _fsync(path.parent)
+            try:
+                _fsync(path.parent)
+            except OSError as e:
+                if e.errno not in _DIR_SYNC_UNSUPPORTED:
+                    raise
     finally:
         if tmp is not None and tmp.exists():
             tmp.unlink()

@@ -82,6 +82,19 @@ def test_output_is_fsynced_before_the_rename_and_its_folder_after(tmp_path, monk
     assert events == [("fsync", "file"), ("replace", "out.txt"), ("fsync", "dir")]
 
 
+def test_a_folder_that_cannot_be_fsynced_does_not_fail_the_write(tmp_path, monkeypatch):
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    write_text(tmp_path / "out.txt", "x")
+    assert (tmp_path / "out.txt").read_text() == "x"
+
+
 def test_output_gets_the_umask_permissions_not_the_temp_files(tmp_path):
     write_text(tmp_path / "out.txt", "x")
     assert stat.S_IMODE((tmp_path / "out.txt").stat().st_mode) == 0o666 & ~atomic._UMASK
