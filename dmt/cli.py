@@ -7,7 +7,7 @@ with one ``error:`` line on stderr and exit status 2, leaving earlier outputs un
 from __future__ import annotations
 
 import argparse
-import hashlib
+import contextlib
 import json
 import logging
 import os
@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 
 from dmt import __version__
-from dmt.errors import DMTError
+from dmt.errors import DMTError, NonFiniteOutput
+from dmt.integrity import file_digest
 
 log = logging.getLogger("dmt")
 
@@ -28,9 +29,31 @@ def _setup(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
-def _file_digest(path) -> str:
-    with open(path, "rb") as f:
-        return "sha256:" + hashlib.file_digest(f, "sha256").hexdigest()
+def _outputs(*paths) -> None:
+    """Before any work: remove what atomic writes of these outputs left when a run of this job
+    was killed, and fail now where one could not be written (permission, read-only)."""
+    from dmt.atomic import check_writable, remove_stale_temps
+
+    for path in filter(None, paths):
+        for stale in remove_stale_temps(path):
+            log.info("removed %s, left by a killed run", stale)
+        check_writable(path)
+
+
+@contextlib.contextmanager
+def _naming(model_path):
+    """A model's NaN or infinite output is an error naming its file, never a score or labels."""
+    try:
+        yield
+    except NonFiniteOutput as e:
+        raise DMTError(f"{model_path}: {e}; retrain it: snakemake --forcerun {model_path}") from None
+
+
+def _expect(dataset: str, **more) -> dict:
+    """What a model given to this run must have been trained for (``dmt.modelfile.load_model``)."""
+    from dmt.data.registry import dataset_info
+
+    return {"dataset": dataset, "num_classes": dataset_info(dataset).num_classes, **more}
 
 
 def _read_split(root, split: str) -> list[str]:
@@ -69,23 +92,6 @@ def _dataset(name: str, root, ids, *, augment=None, pseudo=None, with_masks=True
                                with_masks=with_masks, pseudo=pseudo, image_ext=info.image_ext)
 
 
-def _load_model(path, device):
-    import torch
-
-    from dmt.models import rebuild
-
-    if not Path(path).is_file():
-        raise DMTError(f"model file {path} does not exist")
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=False)
-        meta = saved["meta"]
-        model = rebuild(meta)
-        model.load_state_dict(saved["model"])
-    except (KeyError, RuntimeError, EOFError, OSError) as e:
-        raise DMTError(f"{path} is not a readable dmt model checkpoint ({e})") from e
-    return model.to(device), meta
-
-
 # ----------------------------------------------------------------------------- commands
 
 
@@ -97,6 +103,7 @@ def cmd_prepare(args) -> None:
     if missing:
         raise DMTError(f"prepare {args.dataset} needs " + "; ".join(
             f"--config {k}=/path ({RAW_INPUTS[k]}), or --{k.replace('_', '-')}" for k in missing))
+    _outputs(args.out)
     kwargs = {k: getattr(args, k) for k in (*info.raw_inputs, *info.options)}
     summary = prepare_function(args.dataset)(out_root=args.out, **kwargs)
     log.info("%s prepared in %s: %s", args.dataset, args.out, json.dumps(summary["counts"]))
@@ -122,6 +129,8 @@ def cmd_split(args) -> None:
     from dmt.atomic import write_lines
     from dmt.data.splits import make_split
 
+    out = Path(args.out_dir)
+    _outputs(*(out / f"{name}.txt" for name in ("labeled", "unlabeled", "valtiny")))
     labeled = int(args.labeled) if args.labeled.isdigit() else args.labeled
     fixed = _id_list(args.data, args.labeled_list) if args.labeled_list else None
     tiny = _id_list(args.data, args.valtiny_list) if args.valtiny_list else None
@@ -132,7 +141,6 @@ def cmd_split(args) -> None:
                            args.seed, labeled_ids=fixed, valtiny_ids=tiny)
     except ValueError as e:
         raise DMTError(f"cannot split {args.data}: {e}") from e
-    out = Path(args.out_dir)
     for name in ("labeled", "unlabeled", "valtiny"):
         write_lines(out / f"{name}.txt", getattr(split, name))
     log.info("split: %d labeled, %d unlabeled, %d valtiny", len(split.labeled), len(split.unlabeled),
@@ -143,6 +151,7 @@ def cmd_dms(args) -> None:
     from dmt.atomic import write_lines
     from dmt.sampling import difference_maximized
 
+    _outputs(args.out_a, args.out_b)
     a, b = difference_maximized(_ids(args.labeled), args.alpha, args.seed)
     write_lines(args.out_a, a)
     write_lines(args.out_b, b)
@@ -154,9 +163,11 @@ def cmd_train(args) -> None:
 
     from dmt.data.registry import dataset_info
     from dmt.inference import pick_device
+    from dmt.integrity import sidecar_path, verify
     from dmt.jobs import read_job
+    from dmt.modelfile import load_model
     from dmt.models import build_model, model_meta
-    from dmt.provenance import code_digest, file_digest
+    from dmt.provenance import code_digest, input_digest
     from dmt.pseudo import PseudoLabelStore
     from dmt.train import TrainSpec, train
 
@@ -166,6 +177,9 @@ def cmd_train(args) -> None:
     except (ValueError, TypeError) as e:
         raise DMTError(f"bad hyper-parameters in {args.spec}: {e}") from e
     eval_every = args.eval_every
+    out = Path(args.out)
+    checkpoint = out.with_name(out.name + ".ckpt")
+    _outputs(out, sidecar_path(out), checkpoint)
     device = pick_device(args.device)
     info = dataset_info(job.dataset)
     torch.manual_seed(spec.seed)
@@ -174,17 +188,21 @@ def cmd_train(args) -> None:
     labeled = _dataset(job.dataset, job.data, labeled_ids, augment=spec)
     pseudo = None
     if job.pseudo:
+        verify(job.pseudo, required=True)  # before anything parses it
         if info.task == "classification":
             from dmt.pseudo_images import ImagePseudoLabels
 
             store = ImagePseudoLabels(job.pseudo, unlabeled_ids=_ids(job.unlabeled))
         else:
             store = PseudoLabelStore(job.pseudo, expected_ids=_ids(job.unlabeled))
+        if store.num_classes != info.num_classes:
+            raise DMTError(f"{job.pseudo} labels {store.num_classes} classes; {job.dataset} has "
+                           f"{info.num_classes}")
         pseudo = _dataset(job.dataset, job.data, store.ids, augment=spec, pseudo=store, with_masks=False)
     elif spec.online_threshold:  # the student labels these images itself, at every step
         pseudo = _dataset(job.dataset, job.data, _ids(job.unlabeled), augment=spec, with_masks=False)
     if "from" in job.init:
-        model, meta = _load_model(job.init["from"], device)
+        model, meta = load_model(job.init["from"], device, expect=_expect(job.dataset))
     else:
         try:
             options = job.init.get("options", {})
@@ -196,7 +214,7 @@ def cmd_train(args) -> None:
             raise DMTError(f"bad init in {args.spec}: {e}") from e
     # What the result depends on: the spec, every file it reads, and the training code. A
     # checkpoint made under anything else is not resumed.
-    fingerprint = (code_digest("train"), file_digest(args.spec), *map(file_digest, job.inputs()))
+    fingerprint = (code_digest("train"), file_digest(args.spec), *map(input_digest, job.inputs()))
 
     on_epoch_end = None
     if job.valtiny:
@@ -214,9 +232,7 @@ def cmd_train(args) -> None:
             return {"valtiny_miou": evaluate_segmentation(model, valtiny, device, spec.batch_size,
                                                           spec.crop_size, amp=spec.amp)["miou"]}
 
-    out = Path(args.out)
-    summary = train(model, spec, labeled, out, pseudo=pseudo,
-                    checkpoint_path=out.with_name(out.name + ".ckpt"),
+    summary = train(model, spec, labeled, out, pseudo=pseudo, checkpoint_path=checkpoint,
                     fingerprint_parts=fingerprint, device=device,
                     tb_dir=args.tensorboard, on_epoch_end=on_epoch_end,
                     meta={**meta, "dmt_version": __version__})
@@ -227,28 +243,32 @@ def cmd_pseudo(args) -> None:
     from dmt.atomic import write_json
     from dmt.data.registry import dataset_info
     from dmt.inference import pick_device
+    from dmt.integrity import sidecar_fields, sidecar_path
     from dmt.jobs import read_job
-    from dmt.provenance import file_digest
+    from dmt.modelfile import load_model
     from dmt.pseudo import generate
 
     job = read_job(args.spec, "pseudo")
+    summary_path = sidecar_path(args.out)
+    _outputs(args.out, summary_path)
     device = pick_device(args.device)
-    model, meta = _load_model(job.teacher, device)
+    model, meta = load_model(job.teacher, device, expect=_expect(job.dataset))
     dataset = _dataset(job.dataset, job.data, _ids(job.unlabeled), with_masks=job.with_truth)
-    summary_path = Path(args.out).with_suffix(".json")
     if dataset_info(job.dataset).task == "classification":
         from dmt.pseudo_images import generate_image_labels
 
-        summary = generate_image_labels(model, dataset, args.out, job.alpha, file_digest(job.teacher),
-                                        device, job.batch_size, amp=job.amp, classwise=job.classwise)
-        write_json(summary_path, summary)
+        with _naming(job.teacher):
+            summary = generate_image_labels(model, dataset, args.out, job.alpha, file_digest(job.teacher),
+                                            device, job.batch_size, amp=job.amp, classwise=job.classwise)
+        write_json(summary_path, {**summary, **sidecar_fields(args.out)})
         log.info("pseudo labels -> %s: kept %d of %d images (%s top %.0f%%), accuracy of kept %s",
                  args.out, summary["kept"], summary["num_images"], summary["selection"],
                  100 * job.alpha, summary["kept_accuracy"])
         return
-    summary = generate(model, dataset, args.out, meta["num_classes"], job.alpha,
-                       file_digest(job.teacher), device, job.batch_size, job.pad_to, amp=job.amp)
-    write_json(summary_path, summary)
+    with _naming(job.teacher):
+        summary = generate(model, dataset, args.out, meta["num_classes"], job.alpha,
+                           file_digest(job.teacher), device, job.batch_size, job.pad_to, amp=job.amp)
+    write_json(summary_path, {**summary, **sidecar_fields(args.out)})
     log.info("pseudo labels -> %s: kept %.1f%% of pixels, accuracy of kept %s", args.out,
              100 * summary["kept_fraction"], summary["kept_accuracy"])
 
@@ -259,18 +279,21 @@ def cmd_evaluate(args) -> None:
     from dmt.data.voc import read_split
     from dmt.evaluate import evaluate_subsets
     from dmt.inference import pick_device
+    from dmt.modelfile import load_model
 
+    _outputs(args.out)
     device = pick_device(args.device)
-    model, _ = _load_model(args.model, device)
+    model, _ = load_model(args.model, device, expect=_expect(args.dataset))
     info = dataset_info(args.dataset)
     if info.task == "classification":
         from dmt.evaluate import evaluate_classification
 
         subsets = {"test": _read_split(args.data, info.test_split), "valtiny": _ids(args.valtiny)}
         ids = list(dict.fromkeys(subsets["test"] + subsets["valtiny"]))
-        result = {"model": str(args.model), "model_digest": _file_digest(args.model)}
-        result.update(evaluate_classification(model, _dataset(args.dataset, args.data, ids), subsets, device,
-                                              args.batch_size, amp=not args.no_amp))
+        result = {"model": str(args.model), "model_digest": file_digest(args.model)}
+        with _naming(args.model):
+            result.update(evaluate_classification(model, _dataset(args.dataset, args.data, ids), subsets,
+                                                  device, args.batch_size, amp=not args.no_amp))
         for split in subsets:
             log.info("%s accuracy %.4f (fine-grained %.4f) of %s", split, result[split]["accuracy"],
                      result[split]["fine_grained_accuracy"], args.model)
@@ -279,10 +302,12 @@ def cmd_evaluate(args) -> None:
     subsets = {"val": read_split(args.data, args.val_split), "valtiny": _ids(args.valtiny)}
     # valtiny is normally part of val: one pass over their union predicts each image once.
     ids = list(dict.fromkeys(subsets["val"] + subsets["valtiny"]))
-    result = {"model": str(args.model), "model_digest": _file_digest(args.model)}
-    result.update(evaluate_subsets(model, _dataset(args.dataset, args.data, ids), subsets, device, args.batch_size,
-                                   args.pad_to, class_names=dataset_info(args.dataset).class_names,
-                                   amp=not args.no_amp))
+    result = {"model": str(args.model), "model_digest": file_digest(args.model)}
+    with _naming(args.model):
+        result.update(evaluate_subsets(model, _dataset(args.dataset, args.data, ids), subsets, device,
+                                       args.batch_size, args.pad_to,
+                                       class_names=dataset_info(args.dataset).class_names,
+                                       amp=not args.no_amp))
     for split in subsets:
         log.info("%s mIoU %.4f on %s", split, result[split]["miou"], args.model)
     write_json(args.out, result)
@@ -291,6 +316,7 @@ def cmd_evaluate(args) -> None:
 def cmd_convert_coco(args) -> None:
     from dmt.models.deeplab_v2 import convert_coco
 
+    _outputs(args.out)
     summary = convert_coco(args.checkpoint, args.out)
     log.info("converted %d tensors (head of %s classes) -> %s", summary["tensors"],
              summary["head_classes"], args.out)
@@ -352,6 +378,7 @@ def cmd_compare(args) -> None:
 def cmd_summary(args) -> None:
     from dmt import tables
 
+    _outputs(args.out)
     try:
         runs = json.loads(args.runs)
     except ValueError as e:
@@ -370,7 +397,9 @@ def cmd_summary(args) -> None:
 
 
 def _data_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", required=True,
+    from dmt.data.registry import DATASETS
+
+    p.add_argument("--dataset", required=True, choices=sorted(DATASETS),
                    help="data set name (digits, voc, cityscapes: segmentation; digits_cls, cifar10)")
     p.add_argument("--data", required=True, help="root folder in PASCAL VOC layout")
 
@@ -446,7 +475,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("pseudo", help="top-alpha pseudo labels into HDF5 (one pass), from a spec file")
     _runtime_args(p)
     p.add_argument("--spec", required=True, help="pseudo spec JSON (dmt.jobs.PseudoJob)")
-    p.add_argument("--out", required=True, help="HDF5 file to write; its summary goes beside it (.json)")
+    p.add_argument("--out", required=True, help="HDF5 file to write; its summary, with the digest that "
+                   "`train` checks, goes beside it (.json)")
     p.set_defaults(func=cmd_pseudo)
 
     p = sub.add_parser("evaluate", help="mIoU of a model on val and valtiny")
@@ -520,6 +550,9 @@ def main(argv: list[str] | None = None) -> int:
         args.func(args)
     except DMTError as e:
         return fail(f"error: {e}", 2)
+    except OSError as e:  # a path of the user's: missing, unreadable, a folder for a file
+        where = f": {e.filename}" if e.filename else ""
+        return fail(f"error: {e.strerror or e}{where}", 2)
     except KeyboardInterrupt:
         return fail("error: interrupted; outputs written so far are complete, partial ones were removed", 130)
     except Exception as e:  # a bug, not a user error: the traceback goes to the log

@@ -19,7 +19,9 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from dmt import IGNORE_INDEX
-from dmt.errors import DMTError
+from dmt.errors import DMTError, NonFiniteOutput
+
+NONFINITE = "the model produced NaN or infinite logits: its weights are broken"
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -30,6 +32,8 @@ def pick_device(name: str = "auto") -> torch.device:
                               "cpu" if name == "auto" else name)
     except RuntimeError as e:
         raise DMTError(f"bad --device {name!r}: auto, cpu, cuda or cuda:N") from e
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise DMTError(f"--device {name}: no CUDA device is visible here; use --device cpu or auto")
     if device.type == "cuda":
         count = torch.cuda.device_count()
         if device.index is None and count > 1:
@@ -78,10 +82,20 @@ class PadCollate:
 
 
 class PredictedBatch:
-    """One batch's logits, still on the device, with what is needed to crop them back."""
+    """One batch's logits, still on the device, with what is needed to crop them back.
+
+    Whether every logit is finite is reduced on the device and read after the labels' own copy
+    to the host (no extra synchronisation): NaN logits would otherwise become class 0 and a
+    plausible score.
+    """
 
     def __init__(self, ids, sizes, logits, targets):
         self.ids, self.sizes, self.logits, self.targets = ids, sizes, logits, targets
+        self.finite = torch.isfinite(logits).all()
+
+    def _check_finite(self) -> None:
+        if not self.finite.item():
+            raise NonFiniteOutput(NONFINITE)
 
     def _crops(self, *arrays):
         for k, (h, w) in enumerate(self.sizes):
@@ -91,6 +105,7 @@ class PredictedBatch:
     def labels(self):
         """``(id, label uint8, target uint8)`` per image: argmax only, no softmax needed."""
         label = self.logits.argmax(dim=1).to(torch.uint8).cpu().numpy()
+        self._check_finite()
         return self._crops(label)
 
     def labels_and_confidences(self):
@@ -101,7 +116,9 @@ class PredictedBatch:
         logits = self.logits.float()
         top, label = logits.max(dim=1)
         conf = torch.exp(top - torch.logsumexp(logits, dim=1))
-        return self._crops(label.to(torch.uint8).cpu().numpy(), conf.to(torch.float16).cpu().numpy())
+        crops = self._crops(label.to(torch.uint8).cpu().numpy(), conf.to(torch.float16).cpu().numpy())
+        self._check_finite()
+        return crops
 
 
 def ready_for_inference(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
@@ -150,6 +167,8 @@ def predict_probs(model, dataset, device, batch_size: int = 256, amp: bool = Tru
             with autocast(device, amp):
                 logits = model(images_to(images, device))
             probs.append(logits.float().softmax(dim=1).cpu().numpy())
+            if not np.isfinite(probs[-1]).all():  # NaN or inf logits: no score, no label
+                raise NonFiniteOutput(NONFINITE)
             targets.append(target.numpy())
             ids += batch_ids
     if not ids:

@@ -67,13 +67,14 @@ def code_digest(stage: str) -> str:
     return _digest_files(STAGE_MODULES[stage])
 
 
-def file_digest(path) -> str:
-    """sha256 of a file's bytes; a prepared data folder is represented by its completion marker,
-    which records the parameters and counts it was made from."""
+def input_digest(path) -> str:
+    """Digest of a job's input (``dmt.integrity.file_digest``); a prepared data folder is
+    represented by its completion marker, which records the parameters and counts it was made from."""
+    from dmt.integrity import file_digest
+
     path = Path(path)
     if path.is_dir():
         from dmt.data.prepared import MARKER
 
         path = path / MARKER
-    with open(path, "rb") as f:
-        return "sha256:" + hashlib.file_digest(f, "sha256").hexdigest()
+    return file_digest(path)

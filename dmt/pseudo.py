@@ -24,8 +24,9 @@ from typing import Iterable
 import numpy as np
 
 from dmt import IGNORE_INDEX
-from dmt.atomic import atomic_path
-from dmt.errors import DMTError
+from dmt.errors import DMTError, NonFiniteOutput
+from dmt.h5io import open_sealed, write_sealed
+from dmt.integrity import rerun_hint
 
 FORMAT = "dmt-pseudo-labels/1"
 # Confidences are probabilities: float16 values in [0, 1] are exactly the bit patterns 0..0x3C00.
@@ -152,12 +153,10 @@ class PseudoLabelWriter:
         self._written: set[str] = set()
 
     def __enter__(self) -> "PseudoLabelWriter":
-        import h5py
-
-        # LIFO: the HDF5 file is closed before the temp file is renamed (or removed on error).
+        # The HDF5 file is closed and sealed before the temp file is renamed (or removed on error).
         self._stack = contextlib.ExitStack()
-        tmp = self._stack.enter_context(atomic_path(self.path, suffix=".h5"))
-        self._file = self._stack.enter_context(h5py.File(tmp, "w", libver="latest"))
+        self._out = self._stack.enter_context(write_sealed(self.path, libver="latest"))
+        self._file = self._out.file
         self._labels = self._file.create_group("labels")
         self._conf = self._file.create_group("conf")
         return self
@@ -174,12 +173,12 @@ class PseudoLabelWriter:
         try:
             self.histogram.update(labels, conf)
         except ValueError:
-            raise DMTError(f"{image_id}: the teacher produced non-finite or out-of-range "
-                           f"confidences (NaN weights?)") from None
+            raise NonFiniteOutput(f"non-finite or out-of-range confidences for {image_id}") from None
         # One chunk per image: a read touches exactly the image asked for.
         kw = dict(chunks=labels.shape, compression=self.compression)
         self._labels.create_dataset(image_id, data=labels, **kw)
         self._conf.create_dataset(image_id, data=conf, **kw)
+        self._out.check()  # a full disk stops the job here, not after the whole pass
         if target is not None:
             hit = labels == target
             self.correct.update(labels[hit], conf[hit])
@@ -221,18 +220,19 @@ def _string_dtype():
 class PseudoLabelStore:
     """Reads a pseudo-label set: ``store[id] -> (labels with tau applied, confidence)``.
 
-    Opens the file lazily per process so that DataLoader workers each get their own handle.
+    The file's seal is checked once, here; it is then opened lazily per process so that
+    DataLoader workers each get their own handle.
     """
 
     def __init__(self, path, expected_ids: Iterable[str] | None = None):
         self.path = Path(path)
-        self._file = None
+        self._file, self._checked = None, False
         f = self._open()
         try:
             attrs = dict(f.attrs)
             if attrs.get("format") != FORMAT or "ids" not in f:
                 raise DMTError(f"{self.path} is not a complete DMT pseudo-label file "
-                               f"(format {attrs.get('format')!r}); delete it and rerun its rule")
+                               f"(format {attrs.get('format')!r}); {rerun_hint(self.path)}")
             self.num_classes = int(attrs["num_classes"])
             self.alpha = float(attrs["alpha"])
             self.tau = np.asarray(attrs["tau"], dtype=np.float64)
@@ -242,7 +242,7 @@ class PseudoLabelStore:
             self.teacher_digest = str(attrs["teacher_digest"])
             self.ids = [s.decode() if isinstance(s, bytes) else str(s) for s in f["ids"][()]]
         except (KeyError, OSError) as e:
-            raise DMTError(f"{self.path} is corrupt or truncated ({e}); delete it and rerun its rule") from e
+            raise DMTError(f"{self.path} is corrupt or truncated ({e}); {rerun_hint(self.path)}") from e
         if expected_ids is not None:
             expected = list(expected_ids)
             missing = sorted(set(expected) - set(self.ids))
@@ -254,16 +254,11 @@ class PseudoLabelStore:
                 )
 
     def _open(self):
-        import h5py
-
         if self._file is None or self._pid != os.getpid():
             if not self.path.is_file():
                 raise DMTError(f"pseudo-label file {self.path} does not exist")
-            try:
-                self._file = h5py.File(self.path, "r")
-            except OSError as e:
-                raise DMTError(f"{self.path} is corrupt or truncated ({e}); delete it and rerun its rule") from e
-            self._pid = os.getpid()
+            self._file = open_sealed(self.path, checked=self._checked)
+            self._checked, self._pid = True, os.getpid()
         return self._file
 
     def raw(self, image_id: str) -> tuple[np.ndarray, np.ndarray]:

@@ -16,8 +16,9 @@ from typing import Iterable
 import numpy as np
 
 from dmt import IGNORE_INDEX
-from dmt.atomic import atomic_path
 from dmt.errors import DMTError
+from dmt.h5io import open_sealed, write_sealed
+from dmt.integrity import rerun_hint
 from dmt.inference import predict_probs
 from dmt.pseudo import _check_alpha, _string_dtype, _top_count, class_thresholds
 
@@ -63,8 +64,6 @@ def generate_image_labels(model, dataset, path, alpha: float, teacher_digest: st
     ``classwise`` keeps the top alpha of each predicted class instead of the top alpha overall
     (Algorithm 1 ranks all images together; a teacher far more confident on some classes then
     hands its student a set missing others)."""
-    import h5py
-
     ids, probs, targets = predict_probs(model, dataset, device, batch_size, amp, num_workers,
                                         desc="pseudo-label")
     conf = probs.max(axis=1)
@@ -76,7 +75,8 @@ def generate_image_labels(model, dataset, path, alpha: float, teacher_digest: st
     else:
         keep = top_alpha_images(conf, alpha)
         threshold = top_alpha_threshold(conf, alpha)
-    with atomic_path(path, suffix=".h5") as tmp, h5py.File(tmp, "w") as f:
+    with write_sealed(path) as out:
+        f = out.file
         f.create_dataset("ids", data=np.array([ids[k] for k in keep], dtype=object), dtype=_string_dtype())
         f.create_dataset("labels", data=labels[keep].astype(np.uint8))
         f.create_dataset("conf", data=conf[keep].astype(np.float32))
@@ -104,22 +104,20 @@ class ImagePseudoLabels:
     """Reads a set written by ``generate_image_labels``: ``store[id] -> (label, confidence)``."""
 
     def __init__(self, path, unlabeled_ids: Iterable[str] | None = None):
-        import h5py
-
         self.path = Path(path)
         if not self.path.is_file():
             raise DMTError(f"pseudo-label file {self.path} does not exist")
         try:
-            with h5py.File(self.path, "r") as f:
+            with open_sealed(self.path) as f:
                 if f.attrs.get("format") != FORMAT:
                     raise DMTError(f"{self.path} is not a DMT image pseudo-label file "
-                                   f"(format {f.attrs.get('format')!r}); delete it and rerun its rule")
+                                   f"(format {f.attrs.get('format')!r}); {rerun_hint(self.path)}")
                 self.ids = [s.decode() if isinstance(s, bytes) else str(s) for s in f["ids"][()]]
                 labels, conf = f["labels"][()], f["conf"][()]
                 self.alpha = float(f.attrs["alpha"])
                 self.num_classes = int(f.attrs["num_classes"])
         except (KeyError, OSError) as e:
-            raise DMTError(f"{self.path} is corrupt or truncated ({e}); delete it and rerun its rule") from e
+            raise DMTError(f"{self.path} is corrupt or truncated ({e}); {rerun_hint(self.path)}") from e
         if len(labels) != len(self.ids) or len(conf) != len(self.ids):
             raise DMTError(f"{self.path} is corrupt: {len(self.ids)} ids, {len(labels)} labels")
         if unlabeled_ids is not None:

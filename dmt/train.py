@@ -29,11 +29,12 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from dmt import IGNORE_INDEX
-from dmt.atomic import remove_stale_temps, torch_save
-from dmt.errors import DMTError
+from dmt.atomic import torch_save
+from dmt.errors import DMTError, UnsafeFile
 from dmt.inference import autocast
 from dmt.losses import (VARIANTS, LossOutput, ascending_gamma, dynamic_loss, mix, mixup_loss,
                         online_pseudo_labels, sample_weights)
+from dmt.modelfile import read_torch_file, save_model
 
 log = logging.getLogger(__name__)
 
@@ -235,11 +236,10 @@ def train(model: torch.nn.Module, spec: TrainSpec, labeled, out_path, *, pseudo=
     checkpoint made under another spec or other inputs (``fingerprint_parts``) is ignored.
     ``on_epoch_end(epoch, model) -> dict`` may return scalars (e.g. val mIoU) of ``model`` (the
     EMA when there is one) to log. ``meta`` (model name, classes, ...) is stored with the weights
-    so that later stages can rebuild the model.
+    so that later stages can rebuild the model (``dmt.modelfile``), with the spec and the summary
+    that ``out_path``'s sidecar JSON also holds.
     """
     device = device or torch.device("cpu")
-    for stale in remove_stale_temps(out_path):  # covers .model.pt.ckpt.*.tmp too
-        log.info("removed %s, left by a killed run", stale)
     model.to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
@@ -263,9 +263,13 @@ def train(model: torch.nn.Module, spec: TrainSpec, labeled, out_path, *, pseudo=
     checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
     if checkpoint_path and checkpoint_path.exists():
         try:
-            ckpt = torch.load(checkpoint_path, map_location=device, weights_only=False)
-        except Exception as e:  # a torn file from a kill is impossible (atomic), but be safe
-            log.warning("ignoring unreadable checkpoint %s (%s)", checkpoint_path, e)
+            ckpt = read_torch_file(checkpoint_path, "checkpoint")
+        except UnsafeFile:
+            raise  # never executed, never silently skipped: someone put it there
+        except DMTError as e:  # a torn file from a kill is impossible (atomic), but be safe
+            log.warning("ignoring unreadable checkpoint (%s)", e)
+            ckpt = None
+        if not isinstance(ckpt, dict):
             ckpt = None
         if ckpt and ckpt.get("fingerprint") == fingerprint:
             model.load_state_dict(ckpt["model"])
@@ -381,8 +385,7 @@ def train(model: torch.nn.Module, spec: TrainSpec, labeled, out_path, *, pseudo=
                "pseudo_per_batch": n_pseudo, "seconds": time.time() - t0, "resumed_at": start,
                "history": history}
     final = ema.module if ema is not None else model  # the EMA is what is tested and labels next
-    torch_save({"model": final.state_dict(), "meta": meta or {}, "spec": asdict(spec),
-                "summary": summary}, out_path)
+    save_model(out_path, final.state_dict(), meta or {}, spec=asdict(spec), summary=summary)
     if checkpoint_path and checkpoint_path.exists():
         checkpoint_path.unlink()
     return summary

@@ -4,7 +4,7 @@ import ast
 
 import pytest
 
-from dmt.provenance import GLUE, PACKAGE, STAGE_MODULES, code_digest, file_digest
+from dmt.provenance import GLUE, PACKAGE, STAGE_MODULES, code_digest, input_digest
 
 # The modules each stage's command imports (dmt/cli.py's cmd_*); their import closure within the
 # package must be listed for the stage, or be glue.
@@ -67,9 +67,9 @@ def test_listed_modules_exist_and_digests_differ_by_stage():
         code_digest("nope")
 
 
-def test_file_digest_of_a_prepared_folder_is_its_marker(tmp_path):
+def test_input_digest_of_a_prepared_folder_is_its_marker(tmp_path):
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / ".complete.json").write_text("{}")
     (tmp_path / "f").write_text("{}")
-    assert file_digest(tmp_path / "d") == file_digest(tmp_path / "f")
-    assert file_digest(tmp_path / "f").startswith("sha256:")
+    assert input_digest(tmp_path / "d") == input_digest(tmp_path / "f")
+    assert input_digest(tmp_path / "f").startswith("sha256:")

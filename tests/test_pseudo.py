@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from dmt.errors import DMTError
+from dmt.h5io import write_sealed
 from dmt.pseudo import (ConfidenceHistogram, PseudoLabelStore, PseudoLabelWriter, apply_thresholds,
                         class_thresholds)
 
@@ -124,7 +125,7 @@ def test_truncated_file_is_a_clear_error(tmp_path):
     _write(path, _images())
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(DMTError, match="corrupt or truncated"):
+    with pytest.raises(DMTError, match="damaged or truncated"):
         PseudoLabelStore(path)
 
 
@@ -132,6 +133,10 @@ def test_not_a_pseudo_label_file_is_a_clear_error(tmp_path):
     path = tmp_path / "other.h5"
     with h5py.File(path, "w") as f:
         f["x"] = 1
+    with pytest.raises(DMTError, match="other.h5 is not a sealed dmt HDF5 file"):
+        PseudoLabelStore(path)
+    with write_sealed(path) as out:
+        out.file["x"] = 1
     with pytest.raises(DMTError, match="not a complete DMT pseudo-label file"):
         PseudoLabelStore(path)
 

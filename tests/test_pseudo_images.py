@@ -64,5 +64,5 @@ def test_generate_writes_the_kept_images_with_label_and_confidence(tmp_path):
     with pytest.raises(DMTError, match="outside the unlabeled split"):
         ImagePseudoLabels(tmp_path / "p.h5", unlabeled_ids=["u0"])
     (tmp_path / "bad.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 64)
-    with pytest.raises(DMTError, match="corrupt or truncated"):
+    with pytest.raises(DMTError, match="bad.h5 is not a sealed dmt HDF5 file"):
         ImagePseudoLabels(tmp_path / "bad.h5")

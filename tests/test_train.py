@@ -60,7 +60,7 @@ def test_mixed_batches_count_epochs_on_the_pseudo_set(tmp_path):
                     pseudo=Toy(9, pseudo=True), meta={"model": "small_deeplab", "num_classes": 2})
     assert summary["steps_per_epoch"] == 3 and summary["steps"] == 6  # ceil(9 / 3) * 2 epochs
     assert summary["labeled_per_batch"] == 1 and summary["pseudo_per_batch"] == 3
-    saved = torch.load(tmp_path / "m.pt", weights_only=False)
+    saved = torch.load(tmp_path / "m.pt", weights_only=True)
     assert saved["meta"]["num_classes"] == 2
 
 
@@ -74,13 +74,13 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path):
         # 4 samples a step: the 19th sample is drawn in step 5, after the checkpoint of step 4.
         train(model, _spec(), Toy(10, fail_at=19), out, checkpoint_path=ckpt)
     assert not out.exists() and ckpt.exists()
-    assert torch.load(ckpt, weights_only=False)["step"] == 4
+    assert torch.load(ckpt, weights_only=True)["step"] == 4
 
     model = build_model("small_deeplab", 2, seed=0)
     summary = train(model, _spec(), Toy(10), out, checkpoint_path=ckpt)
     assert summary["resumed_at"] == 4 and not ckpt.exists()
-    ref = torch.load(tmp_path / "ref.pt", weights_only=False)["model"]
-    got = torch.load(out, weights_only=False)["model"]
+    ref = torch.load(tmp_path / "ref.pt", weights_only=True)["model"]
+    got = torch.load(out, weights_only=True)["model"]
     for k in ref:
         torch.testing.assert_close(got[k], ref[k], rtol=0, atol=0)
 
@@ -141,7 +141,7 @@ def test_mixup_ramp_ema_cosine_run_and_resume_exactly(tmp_path):
     summary = train(resumed, spec, Toy(4), tmp_path / "part.pt", pseudo=Toy(6, pseudo=True),
                     checkpoint_path=ckpt)
     assert summary["resumed_at"] == 1
-    a = torch.load(tmp_path / "full.pt", weights_only=False)["model"]
-    b = torch.load(tmp_path / "part.pt", weights_only=False)["model"]
+    a = torch.load(tmp_path / "full.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "part.pt", weights_only=True)["model"]
     for key in a:
         torch.testing.assert_close(a[key], b[key])

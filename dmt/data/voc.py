@@ -52,7 +52,10 @@ def read_id_file(path) -> list[str]:
     path = Path(path)
     if not path.is_file():
         raise DMTError(f"id list {path} does not exist")
-    ids = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    try:
+        ids = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    except UnicodeDecodeError as e:
+        raise DMTError(f"id list {path} is not a text file of ids ({e.reason} at byte {e.start})") from None
     if len(set(ids)) != len(ids):
         raise DMTError(f"id list {path} has duplicate ids")
     return ids

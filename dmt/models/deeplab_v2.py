@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torchvision.models import resnet101
 
 from dmt.errors import DMTError
+from dmt.modelfile import read_torch_file
 
 log = logging.getLogger(__name__)
 
@@ -149,10 +150,10 @@ def _read_state(path, what: str, expected: str) -> dict:
     path = Path(path)
     if not path.is_file():
         raise DMTError(f"{what} {path} do not exist ({expected})")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise DMTError(f"cannot read {what} {path}: {e}") from e
+    state = read_torch_file(path, what)
+    if not isinstance(state, dict):
+        raise DMTError(f"{path} holds a {type(state).__name__}, not {expected}")
+    return state
 
 
 def convert_coco(checkpoint, out) -> dict:
