@@ -20,19 +20,21 @@ PACKAGE = Path(__file__).resolve().parent
 
 # Modules that cannot change the result of a stage that merely imports them: argument parsing, file
 # plumbing, error types, this module, building prepared folders (listed for preparation itself),
-# the registry (adding a data set must not rerun the others), and which GPU a job takes.
+# the registry (adding a data set must not rerun the others), which GPU a job takes, and the
+# digests that check files.
 GLUE = ("__init__.py", "__main__.py", "cli.py", "atomic.py", "errors.py", "provenance.py",
-        "data/__init__.py", "data/registry.py", "data/prepared.py", "devices.py")
+        "data/__init__.py", "data/registry.py", "data/prepared.py", "devices.py", "integrity.py")
 
-_MODELS = ("models/__init__.py", "models/small.py", "models/deeplab_v2.py", "models/wide_resnet.py")
+_MODELS = ("models/__init__.py", "models/small.py", "models/deeplab_v2.py", "models/wide_resnet.py",
+           "modelfile.py")
 _READERS = ("data/voc.py", "data/classification.py", "data/transforms.py")
 
 STAGE_MODULES: dict[str, tuple[str, ...]] = {
     # Making the training set's batches, the loss, the optimiser, the model; also the readers of
     # pseudo-label files (thresholds are applied when they are read).
     "train": ("train.py", "losses.py", "inference.py", "jobs.py", "pseudo.py", "pseudo_images.py",
-              *_MODELS, *_READERS),
-    "pseudo": ("pseudo.py", "pseudo_images.py", "inference.py", "jobs.py", *_MODELS, *_READERS),
+              "h5io.py", *_MODELS, *_READERS),
+    "pseudo": ("pseudo.py", "pseudo_images.py", "inference.py", "jobs.py", "h5io.py", *_MODELS, *_READERS),
     "evaluate": ("evaluate.py", "inference.py", *_MODELS, *_READERS),
     "final": ("final.py",),
     "tables": ("tables.py", "methods.py"),

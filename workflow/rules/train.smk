@@ -24,6 +24,8 @@ rule baseline:
         reads=lambda w: PLAN.train_job(w.job).inputs(),
     output:
         model="results/{job}/model.pt",
+        # its digest (checked by every job that reads the model), meta, spec and training summary
+        sidecar="results/{job}/model.json",
     wildcard_constraints:
         job=BASELINE_JOB,
     params:
