@@ -150,3 +150,22 @@ def test_sample_weights_follow_eq6_for_pseudo_and_are_one_for_labeled():
     w = sample_weights(probs, targets, conf, is_pseudo, gamma1=2, gamma2=3)
     # agree: .9^2; student wins (.7 > .5): 0; student .6 < teacher .9: p(teacher class) .4^3; labeled 1
     assert w.tolist() == pytest.approx([0.81, 0.0, 0.064, 1.0])
+
+
+def test_weight_histogram_counts_masked_weights_with_a_bin_for_zero():
+    from dmt.losses import WeightHistogram
+
+    hist = WeightHistogram(torch.device("cpu"))
+    weights = torch.tensor([[0.0, 0.01, 0.04, 0.5], [0.97, 1.0, 0.3, 0.0]])
+    mask = torch.tensor([[True, True, True, True], [True, True, False, False]])
+    hist.add(weights, mask)
+    hist.add(torch.tensor([0.5]), torch.tensor([True]))
+    summary = hist.summary()
+    assert summary["zero"] == 1  # the second 0.0 is masked out, like the 0.3
+    assert len(summary["counts"]) == WeightHistogram.BINS and len(summary["edges"]) == WeightHistogram.BINS + 1
+    expected = [0] * WeightHistogram.BINS
+    expected[0], expected[9], expected[19] = 2, 2, 2  # (0, .05]: .01 .04; (.45, .5]: .5 twice; (.95, 1]
+    assert summary["counts"] == expected
+    restored = WeightHistogram(torch.device("cpu"))
+    restored.load(hist.state())
+    assert restored.summary() == summary
