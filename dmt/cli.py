@@ -86,6 +86,40 @@ def _load_model(path, device):
     return model.to(device), meta
 
 
+def _load_model_summary(path) -> dict:
+    """The training summary saved with a model (steps, history, dynamic-weight histogram)."""
+    import torch
+
+    if not Path(path).is_file():
+        raise DMTError(f"model file {path} does not exist")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)["summary"]
+    except (KeyError, RuntimeError, EOFError, OSError, TypeError) as e:
+        raise DMTError(f"{path} is not a readable dmt model checkpoint ({e})") from e
+
+
+def _named_files(items: list[str], option: str, form: str, example: str) -> list[tuple[str, Path]]:
+    """``KEY=FILE`` items of an option, in order."""
+    out = []
+    for item in items:
+        key, sep, path = item.partition("=")
+        if not (sep and key and path):
+            raise DMTError(f"{option} takes {form} items, e.g. {example}; got {item!r}")
+        out.append((key, Path(path)))
+    return out
+
+
+def _iteration_files(items: list[str], option: str, example: str) -> dict[tuple[int, str], Path]:
+    """``ITERATION:MODEL=FILE`` items -> ``{(iteration, model): file}``."""
+    out = {}
+    for key, path in _named_files(items, option, "ITERATION:MODEL=FILE", example):
+        i, colon, m = key.partition(":")
+        if not (colon and i.isdigit() and m):
+            raise DMTError(f"{option} takes ITERATION:MODEL=FILE items, e.g. {example}; got {key}={path}")
+        out[int(i), m] = path
+    return out
+
+
 # ----------------------------------------------------------------------------- commands
 
 
@@ -284,14 +318,7 @@ def cmd_final(args) -> None:
     from dmt.data.registry import dataset_info
     from dmt.final import select_final, select_final_classification
 
-    metrics = {}
-    for item in args.metrics:
-        key, sep, path = item.partition("=")
-        i, colon, m = key.partition(":")
-        if not (sep and colon and i.isdigit() and m):
-            raise DMTError(f"--metrics takes ITERATION:MODEL=FILE items, e.g. 0:A=results/x/iter0/A/metrics.json; "
-                           f"got {item!r}")
-        metrics[int(i), m] = Path(path)
+    metrics = _iteration_files(args.metrics, "--metrics", "0:A=results/x/iter0/A/metrics.json")
     try:
         if dataset_info(args.dataset).task == "classification":
             result = select_final_classification(metrics)
@@ -403,6 +430,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="metrics of model M (A, B) after iteration I (0 = baseline)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_final)
+
+    from dmt.report_cli import add_parsers
+
+    add_parsers(sub, _data_args, _runtime_args, _inference_args)
     return parser
 
 
