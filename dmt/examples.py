@@ -32,16 +32,21 @@ def predictions(model, dataset, device, batch_size: int, pad_to, amp: bool) -> d
     return out
 
 
-def segmentation_examples(dataset, teacher: dict[str, tuple], tau, by_iteration: dict[int, dict[str, tuple]]
-                          ) -> list[SegmentationExample]:
-    """One example per image of ``dataset``: ``teacher`` and ``by_iteration[i]`` are
-    ``predictions`` of the teacher and of the shown model after iteration i."""
+def segmentation_examples(dataset, by_iteration: dict[int, dict[str, tuple]], teacher: dict[str, tuple] | None = None,
+                          tau=None) -> list[SegmentationExample]:
+    """One example per image of ``dataset``: ``by_iteration[i]`` and ``teacher`` are ``predictions``
+    of the shown model after iteration i and of the teacher whose labels, under the thresholds
+    ``tau``, are shown (none for a run that has no pseudo-label files)."""
     examples = []
     for k, image_id in enumerate(dataset.ids):
         image = dataset[k]["image"].permute(1, 2, 0).numpy()
-        labels, conf, truth = teacher[image_id]
+        truth = next(iter(by_iteration.values()))[image_id][2]
+        pseudo = conf = None
+        if teacher is not None:
+            labels, conf, _ = teacher[image_id]
+            pseudo = apply_thresholds(labels, conf, tau)
         examples.append(SegmentationExample(
-            image_id, image, truth, apply_thresholds(labels, conf, tau), conf,
+            image_id, image, truth, pseudo, conf,
             {i: preds[image_id][0] for i, preds in sorted(by_iteration.items())}))
     return examples
 

@@ -41,6 +41,7 @@ def write_final_table(table: pd.DataFrame, out_csv, out_html, title: str) -> Non
             shown[column] = shown[column].map(lambda v: f"{100 * v:.2f}")
     shown = shown.rename(columns={c: f"{c} (%)" for c in PERCENT if c in shown}
                          ).rename(columns={"gain (%)": "gain (points)"})
+    shown.columns = [c.replace("_", " ") for c in shown.columns]
     body = shown.to_html(index=False, border=0, classes="dmt", na_rep="–")
     style = ("body{font-family:sans-serif;margin:1em} table.dmt{border-collapse:collapse}"
              "table.dmt th,table.dmt td{padding:4px 10px;border-bottom:1px solid #ccc;text-align:right}"

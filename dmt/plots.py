@@ -23,7 +23,10 @@ from matplotlib.ticker import FuncFormatter, NullFormatter
 from dmt import IGNORE_INDEX
 from dmt.atomic import atomic_path
 
-DPI = 110
+# Snakemake's report scales a figure to its content pane (~1,000 px of a 1,400 px window): figures
+# stay under ~10 inches wide so that their text stays legible there, at a resolution that keeps
+# them sharp when opened on their own.
+DPI = 130
 # Pixels a pseudo label drops (confidence below its class's tau): white, as in the paper's Fig. 6;
 # no class of the VOC palette is white.
 DROPPED_RGB = (255, 255, 255)
@@ -95,7 +98,7 @@ def plot_metric_by_iteration(runs: list[RunCurve], out, *, metric: str, title: s
     ax.set_ylabel(f"{metric} (%)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8, framealpha=0.9)
+    ax.legend(loc="best", fontsize=8, framealpha=0.9)
     save(fig, out)
 
 
@@ -169,7 +172,7 @@ def plot_weight_histograms(hists: dict[int, dict[str, dict]], out, *, title: str
     (``hists[iteration][model]`` is a training summary's ``dynamic_weights``); the bar left of 0
     counts weights of exactly 0."""
     iterations = sorted(hists)
-    cols = min(len(iterations), 5)
+    cols = min(len(iterations), 3)
     rows = math.ceil(len(iterations) / cols)
     fig = new_figure(2.9 * cols + 0.6, 2.6 * rows + 0.7)
     axes = fig.subplots(rows, cols, squeeze=False, sharey=True).ravel()
@@ -220,50 +223,58 @@ class SegmentationExample:
     image_id: str
     image: np.ndarray  # RGB uint8 [H, W, 3]
     truth: np.ndarray  # class ids, 255 ignored
-    pseudo: np.ndarray  # the teacher's labels, 255 where below tau
-    confidence: np.ndarray  # the teacher's max probability
+    pseudo: np.ndarray | None  # the teacher's labels, 255 where below tau (None: no teacher shown)
+    confidence: np.ndarray | None  # the teacher's max probability
     predictions: dict[int, np.ndarray]  # iteration -> the model's labels
 
 
 def plot_segmentation_examples(examples: list[SegmentationExample], class_names: list[str],
-                               palette: list[int], out, *, model: str, teacher: str,
+                               palette: list[int], out, *, model: str, teacher: str | None,
                                title: str) -> None:
     """Rows: images; columns: image | ground truth | the teacher's pseudo label (dropped pixels
-    white) | its confidence | the model's prediction after each iteration."""
+    white) and its confidence (where a teacher is shown) | the model's prediction after each
+    iteration."""
     iterations = sorted(examples[0].predictions)
-    heads = ["image", "ground truth", f"pseudo label by {teacher}", f"confidence of {teacher}",
-             *[f"{model}{i}" for i in iterations]]
+    heads = ["image", "ground truth"]
+    if teacher is not None:
+        heads += [f"pseudo label\n{teacher}", f"confidence\nof {teacher.split(',')[0]}"]
+    heads += [f"{model}{i}" for i in iterations]
     h, w = examples[0].image.shape[:2]
-    cell = 1.7
-    fig = new_figure(cell * len(heads) * max(w / h, 0.6) + 0.8, cell * len(examples) + 1.4)
+    cell = 9.2 / len(heads)  # inches per panel: the figure stays ~10 inches wide
+    fig = new_figure(cell * len(heads) + 0.8, cell * len(examples) * min(h / w, 1.5) + 1.6)
     axes = fig.subplots(len(examples), len(heads), squeeze=False)
-    present = set()
+    present, heat = set(), None
     for r, ex in enumerate(examples):
-        dropped = ex.pseudo == IGNORE_INDEX
-        panels = [ex.image, colorize(ex.truth, palette), colorize(ex.pseudo, palette, dropped)]
-        present |= set(np.unique(ex.truth).tolist()) | set(np.unique(ex.pseudo[~dropped]).tolist())
+        panels = [ex.image, colorize(ex.truth, palette)]
+        present |= set(np.unique(ex.truth).tolist())
+        if teacher is not None:
+            dropped = ex.pseudo == IGNORE_INDEX
+            panels += [colorize(ex.pseudo, palette, dropped), ex.confidence]
+            present |= set(np.unique(ex.pseudo[~dropped]).tolist())
         for i in iterations:
             panels.append(colorize(ex.predictions[i], palette))
             present |= set(np.unique(ex.predictions[i]).tolist())
-        for c, ax in enumerate(axes[r]):
-            if c == 3:
-                heat = ax.imshow(ex.confidence, cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
+        for c, (ax, panel) in enumerate(zip(axes[r], panels)):
+            if panel.ndim == 2:  # the confidence: a heat map
+                heat = ax.imshow(panel, cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
             else:
-                ax.imshow(panels[c if c < 3 else c - 1], interpolation="nearest")
+                ax.imshow(panel, interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
                 ax.set_title(heads[c], fontsize=8)
         axes[r][0].set_ylabel(ex.image_id, fontsize=7)
-    fig.colorbar(heat, ax=axes[:, 3].tolist(), location="bottom", shrink=0.9, pad=0.02, label="confidence")
+    if heat is not None:
+        fig.colorbar(heat, ax=axes[:, 3].tolist(), location="bottom", shrink=0.9, pad=0.02, label="confidence")
     table = np.asarray(palette, dtype=np.float64).reshape(-1, 3) / 255
     handles = [Patch(color=table[c], label=class_names[c]) for c in sorted(present)
                if c < len(class_names)]
     if IGNORE_INDEX in present:
         handles.append(Patch(facecolor=table[IGNORE_INDEX], edgecolor="black", label="ignored (255)"))
-    handles.append(Patch(facecolor=np.array(DROPPED_RGB) / 255, edgecolor="black",
-                         label="dropped (confidence < τ of its class)"))
-    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 7), fontsize=7)
+    if teacher is not None:
+        handles.append(Patch(facecolor=np.array(DROPPED_RGB) / 255, edgecolor="black",
+                             label="dropped (confidence < τ of its class)"))
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 7), fontsize=8)
     fig.suptitle(title, fontsize=11)
     save(fig, out)
 

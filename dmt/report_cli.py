@@ -99,8 +99,9 @@ def _segmentation_examples(args, info) -> None:
     from dmt.plots import plot_segmentation_examples
     from dmt.pseudo import PseudoLabelStore
 
-    if not (args.models and args.teacher and args.pseudo and args.valtiny):
-        raise DMTError("examples of a segmentation data set need --models, --teacher, --pseudo and --valtiny")
+    if not (args.models and args.valtiny) or bool(args.teacher) != bool(args.pseudo):
+        raise DMTError("examples of a segmentation data set need --models and --valtiny, and --teacher "
+                       "with --pseudo (or neither)")
     models = _iteration_files(args.models, "--models", "0:A=results/x/iter0/A/model.pt")
     shown = {m for _, m in models}
     if len(shown) != 1:
@@ -110,7 +111,7 @@ def _segmentation_examples(args, info) -> None:
         raise DMTError(f"{args.valtiny} lists no images")
     dataset = _dataset(args.dataset, args.data, ids)
     device = pick_device(args.device)
-    tau = PseudoLabelStore(args.pseudo).tau
+    store = PseudoLabelStore(args.pseudo) if args.pseudo else None
 
     def predict_with(path):
         model, _ = _load_model(path, device)
@@ -120,11 +121,14 @@ def _segmentation_examples(args, info) -> None:
             torch.cuda.empty_cache()
         return out
 
-    teacher = predict_with(args.teacher)
     by_iteration = {i: predict_with(path) for (i, _), path in sorted(models.items())}
-    examples = segmentation_examples(dataset, teacher, tau, by_iteration)
+    teacher = None
+    if store is not None:
+        teacher = predict_with(args.teacher), store.tau, f"{args.teacher_name}, α {store.alpha:g}"
+    examples = segmentation_examples(dataset, by_iteration, *(teacher[:2] if teacher else ()))
     plot_segmentation_examples(examples, list(info.class_names), VOC_PALETTE, args.out, model=shown.pop(),
-                               teacher=args.teacher_name, title=f"{args.name}: example predictions on valtiny")
+                               teacher=teacher[2] if teacher else None,
+                               title=f"{args.name}: example predictions on valtiny")
 
 
 def _classification_examples(args, info) -> None:

@@ -98,9 +98,11 @@ def test_segmentation_examples_apply_the_sets_thresholds():
     truth = np.ones((2, 2), np.uint8)
     teacher = {"x": (labels, conf, truth)}
     tau = np.array([0.5, 0.5, 0.9])
-    (ex,) = segmentation_examples(Images(), teacher, tau, {0: {"x": (labels, conf, truth)}})
+    (ex,) = segmentation_examples(Images(), {0: {"x": (labels, conf, truth)}}, teacher, tau)
     assert ex.pseudo.tolist() == [[1, 255], [255, 0]]
     assert ex.image.shape == (2, 2, 3) and list(ex.predictions) == [0]
+    (no_teacher,) = segmentation_examples(Images(), {0: {"x": (labels, conf, truth)}})
+    assert no_teacher.pseudo is None and no_teacher.truth.tolist() == truth.tolist()
 
 
 def test_figures_render_headless(tmp_path, monkeypatch):
@@ -123,11 +125,14 @@ def test_figures_render_headless(tmp_path, monkeypatch):
     ex = SegmentationExample("x", np.zeros((2, 2, 3), np.uint8), mask, mask, np.full((2, 2), 0.5),
                              {0: mask, 1: mask})
     plot_segmentation_examples([ex, ex], ["bg", "one"], VOC_PALETTE, tmp_path / "seg.png", model="A",
-                               teacher="B0", title="t")
+                               teacher="B0, α 0.2", title="t")
+    online = SegmentationExample("x", np.zeros((2, 2, 3), np.uint8), mask, None, None, {1: mask})
+    plot_segmentation_examples([online], ["bg", "one"], VOC_PALETTE, tmp_path / "online.png", model="A",
+                               teacher=None, title="t")
     choice = ImageChoice(np.zeros((8, 8, 3), np.uint8), 1, 0.9, 2)
     plot_classification_examples({1: ([choice], [choice]), 2: ([choice], [])}, ["0", "1", "2"],
                                  tmp_path / "cls.png", title="t")
-    for name in ("two", "pseudo", "weights", "seg", "cls"):
+    for name in ("two", "pseudo", "weights", "seg", "online", "cls"):
         width, height = png_size(tmp_path / f"{name}.png")
         assert width > 100 and height > 100
     assert not list(tmp_path.glob(".*.tmp"))
@@ -163,3 +168,45 @@ def test_cli_plots_from_files_and_names_bad_items(tmp_path, capsys):
     assert main(["table", "--dataset", "digits", "--experiment", "exp", "--final", f"dmt={tmp_path / 'no.json'}",
                  "--out-csv", str(tmp_path / "t.csv"), "--out-html", str(tmp_path / "t.html")]) == 2
     assert "error: final result" in capsys.readouterr().err and not (tmp_path / "t.csv").exists()
+
+
+def test_report_plan_names_each_figures_inputs(tmp_path, monkeypatch):
+    import copy
+    import dataclasses
+    from pathlib import Path
+
+    import yaml
+
+    from dmt.plan import Plan, Run
+    from dmt.report_plan import (example_args, example_inputs, figure_paths, oracle_metrics, pseudo_sets,
+                                 report_files, table_runs, trained_models)
+
+    config = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "config.yaml").read_text())
+    plan = Plan(copy.deepcopy(config))
+    seg, cls = plan.run("digits_1_20"), plan.run("digits_cls_100")
+    assert figure_paths(seg) == [f"results/digits_1_20/plots/{n}.png" for n in
+                                 ("miou_by_iteration", "pseudo_labels", "dynamic_weights", "examples")]
+    assert figure_paths(cls)[0] == "results/digits_cls_100/plots/acc_by_iteration.png"
+    # A and B label each other: teacher B's set trains A and the other way round.
+    assert pseudo_sets(seg)["1:B"] == "results/digits_1_20/iter1/pseudo_B.h5" and len(pseudo_sets(seg)) == 10
+    assert list(pseudo_sets(cls)) == [f"{i}:A" for i in range(1, 6)]
+    assert len(trained_models(seg)) == 10 and "0:A" not in trained_models(seg)
+    assert example_inputs(seg)["models"] == [f"results/digits_1_20/iter{i}/A/model.pt" for i in (0, 1, 3, 5)]
+    assert example_inputs(seg)["teacher"] == ["results/digits_1_20/iter0/B/model.pt"]
+    assert "--teacher-name B0 --pseudo results/digits_1_20/iter1/pseudo_B.h5" in example_args(seg)
+    assert example_inputs(cls) == {"sets": list(pseudo_sets(cls).values())}
+    # Online self-training labels inside its training: no pseudo-label figure, no teacher column.
+    online = Run(seg.name, seg.exp, dataclasses.replace(seg.method, online=True))
+    assert not any("pseudo_labels" in p for p in figure_paths(online))
+    assert "teacher" not in example_inputs(online) and "--teacher" not in example_args(online)
+
+    # What the report shows follows what exists: runs with a final result, the oracle where trained.
+    monkeypatch.chdir(tmp_path)
+    assert report_files(plan) == [] and oracle_metrics("digits_1_20") == []
+    Path("results/digits_1_20/oracle").mkdir(parents=True)
+    Path("results/digits_1_20/oracle/metrics.json").write_text("{}")
+    Path("results/digits_1_20/final_miou.json").write_text("{}")
+    assert oracle_metrics("digits_1_20") == ["results/digits_1_20/oracle/metrics.json"]
+    assert report_files(plan) == figure_paths(seg) + ["results/digits_1_20/final_table.csv",
+                                                      "results/digits_1_20/final_table.html"]
+    assert table_runs(plan, "digits_1_20") == [seg]

@@ -162,6 +162,34 @@ def test_a_metrics_fix_reevaluates_and_retrains_nothing(done, tmp_path):
     assert dry_run() == {"evaluate": 6, "final": 1}
 
 
+def test_report_holds_every_figure_and_the_table(done, tmp_path):
+    """`snakemake plots`, then `snakemake --report FILE plots` (what `make report` runs): one HTML
+    file holding the run's four figures and the experiment's final table."""
+    import base64
+
+    from PIL import Image
+
+    snakemake(done, "--cores", "2", "plots")
+    figures = ["miou_by_iteration", "pseudo_labels", "dynamic_weights", "examples"]
+    for name in figures:
+        with Image.open(done / "results" / "tiny" / "plots" / f"{name}.png") as image:
+            assert image.format == "PNG" and min(image.size) > 200
+    table = (done / "results" / "tiny" / "final_table.csv").read_text().splitlines()
+    assert len(table) == 2 and table[1].startswith("tiny,dmt,val mIoU,")
+    assert "oracle" not in table[0]  # not trained: no column, and the oracle job was not run
+    assert not (done / "results" / "tiny" / "oracle").exists()
+
+    report = tmp_path / "report.html"
+    snakemake(done, "--report", str(report), "plots")
+    html = report.read_text()
+    for name in figures:
+        assert f"results/tiny/plots/{name}.png" in html
+    assert "results/tiny/final_table.html" in html
+    # Results are embedded as data URIs: the table itself is in the file.
+    embedded = re.findall(r"data:text/html;[^,]*base64,([A-Za-z0-9+/=]+)", html)
+    assert any("tiny: final results" in base64.b64decode(e).decode(errors="replace") for e in embedded)
+
+
 def test_kill_mid_training_then_rerun_completes(done):
     # Longer fine-tunes, so that the kill lands mid-epoch, after a checkpoint.
     slow = copy.deepcopy(TINY)
