@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= 2
 
-.PHONY: demo demo-classification test test-slow install clean-results
+.PHONY: demo demo-classification report test test-slow install clean-results
 
 $(BIN)/python:
 	@py=; tried=; for p in $(or $(PYTHON),$(PYTHON_CANDIDATES)); do \
@@ -33,6 +33,14 @@ demo: $(STAMP)
 demo-classification: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) results/digits_cls_100/final_acc.json
 	@cat results/digits_cls_100/final_acc.json
+
+# The demo's figures and table in one HTML file: the demo first (if needed), then the figures of
+# every run that has its final result (the rule `plots`), then Snakemake's report of them.
+report: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES) results/digits_1_20/final_miou.json
+	$(BIN)/snakemake --cores $(CORES) plots
+	$(BIN)/snakemake --report results/report.html plots
+	@echo "open results/report.html in a browser"
 
 # TEST_MARKERS="slow or not slow" also runs the end-to-end demo test (minutes).
 TEST_MARKERS ?= not slow

@@ -92,6 +92,28 @@ def _dataset(name: str, root, ids, *, augment=None, pseudo=None, with_masks=True
                                with_masks=with_masks, pseudo=pseudo, image_ext=info.image_ext)
 
 
+def _named_files(items: list[str], option: str, form: str, example: str) -> list[tuple[str, Path]]:
+    """``KEY=FILE`` items of an option, in order."""
+    out = []
+    for item in items:
+        key, sep, path = item.partition("=")
+        if not (sep and key and path):
+            raise DMTError(f"{option} takes {form} items, e.g. {example}; got {item!r}")
+        out.append((key, Path(path)))
+    return out
+
+
+def _iteration_files(items: list[str], option: str, example: str) -> dict[tuple[int, str], Path]:
+    """``ITERATION:MODEL=FILE`` items -> ``{(iteration, model): file}``."""
+    out = {}
+    for key, path in _named_files(items, option, "ITERATION:MODEL=FILE", example):
+        i, colon, m = key.partition(":")
+        if not (colon and i.isdigit() and m):
+            raise DMTError(f"{option} takes ITERATION:MODEL=FILE items, e.g. {example}; got {key}={path}")
+        out[int(i), m] = path
+    return out
+
+
 # ----------------------------------------------------------------------------- commands
 
 
@@ -327,14 +349,8 @@ def cmd_final(args) -> None:
     from dmt.data.registry import dataset_info
     from dmt.final import select_final, select_final_classification
 
-    metrics = {}
-    for item in args.metrics:
-        key, sep, path = item.partition("=")
-        i, colon, m = key.partition(":")
-        if not (sep and colon and i.isdigit() and m):
-            raise DMTError(f"--metrics takes ITERATION:MODEL=FILE items, e.g. 0:A=results/x/iter0/A/metrics.json; "
-                           f"got {item!r}")
-        metrics[int(i), m] = Path(path)
+    _outputs(args.out)
+    metrics = _iteration_files(args.metrics, "--metrics", "0:A=results/x/iter0/A/metrics.json")
     try:
         if dataset_info(args.dataset).task == "classification":
             result = select_final_classification(metrics)
@@ -345,28 +361,20 @@ def cmd_final(args) -> None:
     write_json(args.out, result)
 
 
-def _pairs(items: list[str], what: str) -> dict[str, str]:
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not (sep and key and value):
-            raise DMTError(f"{what} takes KEY=FILE items; got {item!r}")
-        out[key] = value
-    return out
-
-
 def cmd_compare(args) -> None:
     from dmt import tables
     from dmt.atomic import write_text
     from dmt.methods import METHODS, ROWS
 
-    inputs = _pairs(args.inputs, "compare")
+    inputs = {key: str(path) for key, path in _named_files(
+        args.inputs, "compare", "METHOD:EXPERIMENT=FILE", "dmt:digits_1_20=results/digits_1_20/final_miou.json")}
     bad = [k for k in inputs if ":" not in k]
     if bad:
         raise DMTError(f"compare takes METHOD:EXPERIMENT=FILE items; got {bad[0]!r}")
+    out = Path(args.out_dir)
+    _outputs(*(out / f"{args.name}{suffix}" for suffix in (".csv", ".md", "_iterations.csv")))
     descriptions = {**{name: m.description for name, m in METHODS.items()}, **ROWS}
     table, long = tables.comparison(args.name, inputs, descriptions)
-    out = Path(args.out_dir)
     score = tables.score_name(next(iter(inputs.values())))
     tables.write(table, out / f"{args.name}.csv",
                  title=f"{args.name}: {score} (%) of the selected model, per split seed; every method "
@@ -514,6 +522,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="metrics of model M (A, B) after iteration I (0 = baseline)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_final)
+
+    from dmt.report_cli import add_parsers
+
+    add_parsers(sub, _data_args, _runtime_args, _inference_args)
     return parser
 
 

@@ -126,6 +126,40 @@ class LossOutput:
         return self.weight_map[self.pseudo_mask]
 
 
+class WeightHistogram:
+    """Counts of the dynamic weights of a run's non-ignored pseudo-labeled elements (what the
+    report plots): one bin for weights of exactly 0 (under ``dmt``: disagreements where the
+    student is the more confident, which the loss drops), then ``BINS`` equal bins over (0, 1].
+
+    Counted on the device with integer adds, so a step costs no host sync and counts are exact;
+    the training loop reads them only at checkpoints and at the end.
+    """
+
+    BINS = 20
+
+    def __init__(self, device):
+        # The last slot collects the elements outside the mask; it is never reported.
+        self.counts = torch.zeros(self.BINS + 2, dtype=torch.int64, device=device)
+
+    def add(self, weights: torch.Tensor, mask: torch.Tensor) -> None:
+        """Count ``weights`` where ``mask`` (same shape) is true."""
+        bins = torch.ceil(weights.detach().float() * self.BINS).clamp_(0, self.BINS).long()
+        bins = torch.where(mask, bins, self.BINS + 1).reshape(-1)
+        self.counts.scatter_add_(0, bins, torch.ones_like(bins))
+
+    def state(self) -> list[int]:
+        return self.counts[:-1].tolist()
+
+    def load(self, state: list[int]) -> None:
+        self.counts[:-1] = torch.tensor(state, dtype=torch.int64)
+
+    def summary(self) -> dict:
+        """``zero``: weights of exactly 0; ``counts[k]``: weights in (edges[k], edges[k + 1]]."""
+        state = self.state()
+        return {"zero": state[0], "counts": state[1:],
+                "edges": [k / self.BINS for k in range(self.BINS + 1)]}
+
+
 def dynamic_loss(
     logits: torch.Tensor,
     targets: torch.Tensor,

@@ -32,8 +32,8 @@ from dmt import IGNORE_INDEX
 from dmt.atomic import torch_save
 from dmt.errors import DMTError, UnsafeFile
 from dmt.inference import autocast
-from dmt.losses import (VARIANTS, LossOutput, ascending_gamma, dynamic_loss, mix, mixup_loss,
-                        online_pseudo_labels, sample_weights)
+from dmt.losses import (VARIANTS, LossOutput, WeightHistogram, ascending_gamma, dynamic_loss, mix,
+                        mixup_loss, online_pseudo_labels, sample_weights)
 from dmt.modelfile import read_torch_file, save_model
 
 log = logging.getLogger(__name__)
@@ -260,6 +260,7 @@ def train(model: torch.nn.Module, spec: TrainSpec, labeled, out_path, *, pseudo=
                                   and not torch.cuda.is_bf16_supported())
     fingerprint = spec.fingerprint(*fingerprint_parts)
     start, history = 0, []
+    weight_hist = WeightHistogram(device) if pseudo is not None else None
     checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
     if checkpoint_path and checkpoint_path.exists():
         try:
@@ -278,6 +279,8 @@ def train(model: torch.nn.Module, spec: TrainSpec, labeled, out_path, *, pseudo=
             if ema is not None:
                 ema.load_state_dict(ckpt["ema"])
             start, history = ckpt["step"], ckpt["history"]
+            if weight_hist is not None:
+                weight_hist.load(ckpt["weight_hist"])
             log.info("resuming from %s at step %d of %d", checkpoint_path, start, total)
         elif ckpt:
             log.warning("checkpoint %s belongs to another configuration; starting over", checkpoint_path)
@@ -300,7 +303,9 @@ def train(model: torch.nn.Module, spec: TrainSpec, labeled, out_path, *, pseudo=
             torch_save({"fingerprint": fingerprint, "model": model.state_dict(),
                         "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
                         "ema": ema.state_dict() if ema is not None else None,
-                        "step": step, "history": history}, checkpoint_path)
+                        "step": step, "history": history,
+                        "weight_hist": weight_hist.state() if weight_hist is not None else None},
+                       checkpoint_path)
 
     model.train()
     # Running sums stay on the device: reading them syncs host and GPU, done once per interval.
@@ -333,6 +338,8 @@ def train(model: torch.nn.Module, spec: TrainSpec, labeled, out_path, *, pseudo=
                 targets = online_pseudo_labels(logits, targets, batch["is_pseudo"], spec.online_threshold)
             out = dynamic_loss(logits, targets, batch["conf"], batch["is_pseudo"], *gammas,
                                spec.loss_variant)
+        if weight_hist is not None and out.weight_map is not None:
+            weight_hist.add(out.weight_map, out.pseudo_mask)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(out.loss).backward()
         scaler.step(optimizer)
@@ -384,6 +391,8 @@ def train(model: torch.nn.Module, spec: TrainSpec, labeled, out_path, *, pseudo=
     summary = {"steps": total, "steps_per_epoch": steps_per_epoch, "labeled_per_batch": n_labeled,
                "pseudo_per_batch": n_pseudo, "seconds": time.time() - t0, "resumed_at": start,
                "history": history}
+    if weight_hist is not None:  # what the report's dynamic-weight histograms show
+        summary["dynamic_weights"] = weight_hist.summary()
     final = ema.module if ema is not None else model  # the EMA is what is tested and labels next
     save_model(out_path, final.state_dict(), meta or {}, spec=asdict(spec), summary=summary)
     if checkpoint_path and checkpoint_path.exists():

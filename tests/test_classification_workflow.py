@@ -57,6 +57,11 @@ def test_digits_algorithm_1_end_to_end(tmp_path):
     assert len({m["spec"]["seed"] for m in models}) == 3
     assert models[1]["spec"]["gamma_ramp"] and models[1]["spec"]["mixup_alpha"] == 0.75
     assert planned(tmp_path, "results/cls_tiny/final_acc.json") == {}
+    # The report's figures of a classification run (the segmentation ones: test_workflow.py).
+    snakemake(tmp_path, "--cores", "2", "plots")
+    for name in ("acc_by_iteration", "pseudo_labels", "dynamic_weights", "examples"):
+        assert (exp / "plots" / f"{name}.png").stat().st_size > 10_000
+    assert (exp / "final_table.csv").read_text().splitlines()[1].startswith("cls_tiny,dmt,test accuracy,")
 
 
 def test_cifar10_experiments_plan_table_1_settings(tmp_path):

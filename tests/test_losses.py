@@ -167,3 +167,22 @@ def test_online_pseudo_labels_keep_the_students_confident_argmax_on_unlabeled_sa
     # exactly at the threshold is not above it
     tie = torch.log(torch.tensor([[[[0.9]], [[0.1]]]]))
     assert online_pseudo_labels(tie, torch.tensor([[[255]]]), torch.tensor([True]), 0.9).item() == 255
+
+
+def test_weight_histogram_counts_masked_weights_with_a_bin_for_zero():
+    from dmt.losses import WeightHistogram
+
+    hist = WeightHistogram(torch.device("cpu"))
+    weights = torch.tensor([[0.0, 0.01, 0.04, 0.5], [0.97, 1.0, 0.3, 0.0]])
+    mask = torch.tensor([[True, True, True, True], [True, True, False, False]])
+    hist.add(weights, mask)
+    hist.add(torch.tensor([0.5]), torch.tensor([True]))
+    summary = hist.summary()
+    assert summary["zero"] == 1  # the second 0.0 is masked out, like the 0.3
+    assert len(summary["counts"]) == WeightHistogram.BINS and len(summary["edges"]) == WeightHistogram.BINS + 1
+    expected = [0] * WeightHistogram.BINS
+    expected[0], expected[9], expected[19] = 2, 2, 2  # (0, .05]: .01 .04; (.45, .5]: .5 twice; (.95, 1]
+    assert summary["counts"] == expected
+    restored = WeightHistogram(torch.device("cpu"))
+    restored.load(hist.state())
+    assert restored.summary() == summary

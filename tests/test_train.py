@@ -141,7 +141,17 @@ def test_mixup_ramp_ema_cosine_run_and_resume_exactly(tmp_path):
     summary = train(resumed, spec, Toy(4), tmp_path / "part.pt", pseudo=Toy(6, pseudo=True),
                     checkpoint_path=ckpt)
     assert summary["resumed_at"] == 1
-    a = torch.load(tmp_path / "full.pt", weights_only=True)["model"]
-    b = torch.load(tmp_path / "part.pt", weights_only=True)["model"]
-    for key in a:
-        torch.testing.assert_close(a[key], b[key])
+    a = torch.load(tmp_path / "full.pt", weights_only=True)
+    b = torch.load(tmp_path / "part.pt", weights_only=True)
+    for key in a["model"]:
+        torch.testing.assert_close(a["model"][key], b["model"][key])
+    # The dynamic-weight histogram survives the checkpoint: every pseudo pixel of the 4 steps
+    # (3 pseudo images of 16x16 a step) counted once, as in the uninterrupted run.
+    hist = a["summary"]["dynamic_weights"]
+    assert hist == b["summary"]["dynamic_weights"]
+    assert hist["zero"] + sum(hist["counts"]) == 4 * 3 * 16 * 16
+
+
+def test_labeled_only_training_records_no_dynamic_weights(tmp_path):
+    train(build_model("small_deeplab", 2, seed=0), _spec(epochs=1), Toy(4), tmp_path / "m.pt")
+    assert "dynamic_weights" not in torch.load(tmp_path / "m.pt", weights_only=True)["summary"]

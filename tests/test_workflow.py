@@ -230,6 +230,36 @@ def test_a_comparison_reuses_the_baselines_and_tabulates_every_method(done):
     assert not list((done / "results" / "tiny" / "online").glob("iter1/pseudo_*"))
 
 
+def test_report_holds_every_figure_and_the_table(done, tmp_path):
+    """`snakemake plots`, then `snakemake --report FILE plots` (what `make report` runs): one HTML
+    file holding the run's four figures and the experiment's final table."""
+    import base64
+
+    from PIL import Image
+
+    oracle = done / "results" / "tiny" / "oracle" / "metrics.json"
+    oracle_trained = oracle.exists()  # by the comparison test, if it ran first
+    snakemake(done, "--cores", "2", "plots")
+    figures = ["miou_by_iteration", "pseudo_labels", "dynamic_weights", "examples"]
+    for name in figures:
+        with Image.open(done / "results" / "tiny" / "plots" / f"{name}.png") as image:
+            assert image.format == "PNG" and min(image.size) > 200
+    table = (done / "results" / "tiny" / "final_table.csv").read_text().splitlines()
+    assert len(table) == 2 and table[1].startswith("tiny,dmt,val mIoU,")
+    # the oracle is shown where it was trained, and plotting never trains it
+    assert ("oracle" in table[0]) == oracle_trained and oracle.exists() == oracle_trained
+
+    report = tmp_path / "report.html"
+    snakemake(done, "--report", str(report), "plots")
+    html = report.read_text()
+    for name in figures:
+        assert f"results/tiny/plots/{name}.png" in html
+    assert "results/tiny/final_table.html" in html
+    # Results are embedded as data URIs: the table itself is in the file.
+    embedded = re.findall(r"data:text/html;[^,]*base64,([A-Za-z0-9+/=]+)", html)
+    assert any("tiny: final results" in base64.b64decode(e).decode(errors="replace") for e in embedded)
+
+
 def test_kill_mid_training_then_rerun_completes(done):
     # Longer fine-tunes, so that the kill lands mid-epoch, after a checkpoint.
     slow = copy.deepcopy(TINY)

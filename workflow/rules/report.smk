@@ -1,0 +1,138 @@
+# The report: figures of every run that was run and each experiment's final table, as report()
+# outputs. `snakemake --cores N plots` makes them, `snakemake --report results/report.html plots`
+# bundles them into one HTML file. They read finished results only (dmt.report_plan says which).
+from dmt.report_plan import (example_args, example_inputs, items, oracle_flag, oracle_metrics, placement,
+                             pseudo_sets, report_files, table_runs, trained_models)
+
+
+report: "../report/workflow.rst"
+
+
+# Every figure and table of the runs whose final result exists.
+rule plots:
+    input:
+        lambda w: report_files(PLAN),
+
+
+rule plot_metric:
+    input:
+        final="results/{run}/final_{metric}.json",
+        oracle=lambda w: oracle_metrics(experiment_of(w).name),
+    output:
+        report("results/{run}/plots/{metric}_by_iteration.png", caption="../report/metric_by_iteration.rst",
+               **placement(PLAN, "1 results", "metric per iteration")),
+    params:
+        dataset=cfg("dataset"),
+        method=lambda w: PLAN.run(w.run).method.name,
+        oracle=lambda w, input: oracle_flag(input.oracle),
+        code=code_digest("report"),
+    log:
+        "logs/{run}/plots/{metric}_by_iteration.log",
+    benchmark:
+        "logs/{run}/plots/{metric}_by_iteration.tsv"
+    localrule: True
+    conda:
+        CONDA_ENV
+    shell:
+        "python -m dmt --log {log} plot metric --dataset {params.dataset} --final {params.method}={input.final} "
+        "{params.oracle} --name {wildcards.run} --out {output}"
+
+
+rule plot_pseudo:
+    input:
+        sets=lambda w: list(pseudo_sets(PLAN.run(w.run)).values()),
+        summaries=lambda w: [p.replace(".h5", ".json") for p in pseudo_sets(PLAN.run(w.run)).values()],
+        data=lambda w: experiment_of(w).data_root,
+    output:
+        report("results/{run}/plots/pseudo_labels.png", caption="../report/pseudo_labels.rst",
+               **placement(PLAN, "2 pseudo labels", "kept share and precision per class")),
+    params:
+        dataset=cfg("dataset"),
+        sets=lambda w: items(pseudo_sets(PLAN.run(w.run))),
+        code=code_digest("report"),
+    log:
+        "logs/{run}/plots/pseudo_labels.log",
+    benchmark:
+        "logs/{run}/plots/pseudo_labels.tsv"
+    localrule: True
+    conda:
+        CONDA_ENV
+    shell:
+        "python -m dmt --log {log} plot pseudo --dataset {params.dataset} --data {input.data} "
+        "--sets {params.sets} --name {wildcards.run} --out {output}"
+
+
+rule plot_weights:
+    input:
+        lambda w: list(trained_models(PLAN.run(w.run)).values()),
+    output:
+        report("results/{run}/plots/dynamic_weights.png", caption="../report/dynamic_weights.rst",
+               **placement(PLAN, "3 dynamic weights", "histograms per iteration")),
+    params:
+        models=lambda w: items(trained_models(PLAN.run(w.run))),
+        code=code_digest("report"),
+    log:
+        "logs/{run}/plots/dynamic_weights.log",
+    benchmark:
+        "logs/{run}/plots/dynamic_weights.tsv"
+    priority: 1
+    localrule: True
+    conda:
+        CONDA_ENV
+    shell:
+        "python -m dmt --log {log} plot weights --models {params.models} "
+        "--name {wildcards.run} --out {output}"
+
+
+rule examples:
+    input:
+        unpack(lambda w: example_inputs(PLAN.run(w.run))),
+        data=lambda w: experiment_of(w).data_root,
+    output:
+        report("results/{run}/plots/examples.png", caption="../report/examples.rst",
+               **placement(PLAN, "4 examples", "example predictions")),
+    params:
+        dataset=cfg("dataset"),
+        args=lambda w: example_args(PLAN.run(w.run)),
+        runtime=runtime,
+        code=code_digest("report"),
+    threads: lambda w: experiment_of(w).cfg["threads"]
+    resources:
+        mem_mb=res("evaluate", "mem_mb"),
+        runtime=res("evaluate", "runtime"),
+        gpu=res("evaluate", "gpu"),
+    log:
+        "logs/{run}/plots/examples.log",
+    benchmark:
+        "logs/{run}/plots/examples.tsv"
+    priority: 2  # the longest figure job (it predicts): started first, the others beside it
+    conda:
+        CONDA_ENV
+    shell:
+        "python -m dmt --log {log} examples --dataset {params.dataset} --data {input.data} {params.args} "
+        "{params.runtime} --name {wildcards.run} --out {output}"
+
+
+rule final_table:
+    input:
+        finals=lambda w: [run.final_path for run in table_runs(PLAN, w.exp)],
+        oracle=lambda w: oracle_metrics(w.exp),
+    output:
+        csv="results/{exp}/final_table.csv",
+        html=report("results/{exp}/final_table.html", caption="../report/final_table.rst",
+                    **placement(PLAN, "1 results", "final table")),
+    params:
+        dataset=cfg("dataset"),
+        finals=lambda w: " ".join(f"{run.method.name}={run.final_path}" for run in table_runs(PLAN, w.exp)),
+        oracle=lambda w, input: oracle_flag(input.oracle),
+        code=code_digest("report"),
+    log:
+        "logs/{exp}/final_table.log",
+    benchmark:
+        "logs/{exp}/final_table.tsv"
+    localrule: True
+    conda:
+        CONDA_ENV
+    shell:
+        "python -m dmt --log {log} table --dataset {params.dataset} --experiment {wildcards.exp} "
+        "--final {params.finals} {params.oracle} --out-csv {output.csv} --out-html {output.html}"
