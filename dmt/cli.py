@@ -372,7 +372,7 @@ def cmd_compare(args) -> None:
     if bad:
         raise DMTError(f"compare takes METHOD:EXPERIMENT=FILE items; got {bad[0]!r}")
     out = Path(args.out_dir)
-    _outputs(*(out / f"{args.name}{suffix}" for suffix in (".csv", ".md", "_iterations.csv")))
+    _outputs(*(out / f"{args.name}{suffix}" for suffix in (".csv", ".md", ".html", "_iterations.csv")))
     descriptions = {**{name: m.description for name, m in METHODS.items()}, **ROWS}
     table, long = tables.comparison(args.name, inputs, descriptions)
     score = tables.score_name(next(iter(inputs.values())))
@@ -386,19 +386,15 @@ def cmd_compare(args) -> None:
 def cmd_summary(args) -> None:
     from dmt import tables
 
-    _outputs(args.out)
+    out = Path(args.out)
+    _outputs(out, out.with_suffix(".md"), out.with_suffix(".html"))
     try:
         runs = json.loads(args.runs)
     except ValueError as e:
         raise DMTError(f"--runs is not JSON ({e})") from None
-    finals = {run: r["final"] for run, r in runs.items()}
-    oracles = {r["experiment"]: r["oracle"] for r in runs.values() if r.get("oracle")}
-    facts = {run: {"run": run, **{k: r[k] for k in ("experiment", "dataset", "labeled", "method")}}
-             for run, r in runs.items()}
-    table = tables.summary(finals, oracles, facts)
-    tables.write(table, args.out, title="Every run with results: baseline (iteration 0, model A), the "
-                                        "selected final model and the oracle, in % (val mIoU or test accuracy)")
-    log.info("summary of %d runs -> %s", len(table), args.out)
+    table = tables.summary(runs)
+    tables.write(table, out, title=args.title)
+    log.info("summary of %d runs -> %s", len(table), out)
 
 
 # ----------------------------------------------------------------------------- parser
@@ -513,7 +509,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("summary", help="a Table-1-style summary of every run with results")
     p.add_argument("--runs", required=True, help="JSON: run -> {final, experiment, dataset, labeled, "
                    "method, oracle (metrics file or null)}")
-    p.add_argument("--out", required=True, help="CSV to write (Markdown beside it)")
+    p.add_argument("--out", required=True, help="CSV to write (Markdown and HTML beside it)")
+    p.add_argument("--title", default="Every run with results: baseline and final model (each selected on "
+                   "valtiny), the oracle where trained; % (val mIoU or test accuracy)")
     p.set_defaults(func=cmd_summary)
 
     p = sub.add_parser("final", help="select the final model on valtiny, report val (or test)")

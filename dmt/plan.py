@@ -443,6 +443,15 @@ class Plan:
                             f" (config/config.yaml `comparisons:`)")
         return self.comparisons[name]
 
+    def comparison_runs(self, name: str, exp: str) -> list[str]:
+        """The runs of a comparison on one of its experiments, in its order of methods."""
+        c = self.comparison(name)
+        if exp not in c.experiments:
+            raise PlanError(f"comparison {name} has no experiment {exp}; its experiments: "
+                            f"{', '.join(c.experiments)}")
+        e = self.experiments[exp]
+        return [c.run_name(e, m) for m in c.methods if m not in ROWS]
+
     def comparison_inputs(self, name: str) -> dict[str, str]:
         """What the tables of a comparison read: ``"{method}:{exp}"`` -> the run's final JSON (the
         baseline row reads the experiment's own run), ``"oracle:{exp}"`` -> the oracle's metrics."""
@@ -505,26 +514,34 @@ class Plan:
         r.check_final(metric)
         return r.final_metrics()
 
-    def summary_runs(self) -> str:
-        """JSON for `dmt summary`: every run whose final result exists, with its experiment's facts
-        and its oracle's metrics where those exist."""
+    def runs_json(self, runs) -> str:
+        """JSON for `dmt summary`: each run's final result, its experiment's facts, and the
+        experiment's oracle metrics where they exist (an oracle is trained only on request)."""
         import json
 
-        runs = {}
-        for run in self.runs.values():
-            if os.path.exists(run.final_path):
-                oracle = f"results/{run.exp.name}/oracle/metrics.json"
-                runs[run.name] = {"final": run.final_path, "experiment": run.exp.name,
-                                  "dataset": run.exp.dataset, "labeled": str(run.exp.cfg["labeled"]),
-                                  "method": run.method.name,
-                                  "oracle": oracle if os.path.exists(oracle) else None}
-        return json.dumps(runs, sort_keys=True)
+        out = {}
+        for run in runs:
+            oracle = f"results/{run.exp.name}/oracle/metrics.json"
+            out[run.name] = {"final": run.final_path, "experiment": run.exp.name, "dataset": run.exp.dataset,
+                             "labeled": str(run.exp.cfg["labeled"]), "method": run.method.name,
+                             "oracle": oracle if os.path.exists(oracle) else None}
+        return json.dumps(out, sort_keys=True)
 
-    def summary_inputs(self) -> list[str]:
+    def with_results(self) -> list[Run]:
+        """The runs whose final result exists (those that were run)."""
+        return [run for run in self.runs.values() if os.path.exists(run.final_path)]
+
+    def experiment_runs(self, exp: str) -> list[Run]:
+        """An experiment's own run, and the other methods' runs of it that were run."""
+        base = self.run(exp)
+        return [base] + [r for r in self.with_results() if r.exp.name == exp and r is not base]
+
+    @staticmethod
+    def runs_inputs(runs_json: str) -> list[str]:
         import json
 
-        runs = json.loads(self.summary_runs())
-        return sorted({p for r in runs.values() for p in (r["final"], r["oracle"]) if p})
+        runs = json.loads(runs_json).values()
+        return sorted({p for r in runs for p in (r["final"], r["oracle"]) if p})
 
     def has_raw_inputs(self, exp: str) -> bool:
         return all(self.config.get(k) for k in self.experiment(exp).needs_raw())

@@ -41,7 +41,7 @@ STAGE_MODULES: dict[str, tuple[str, ...]] = {
     "split": ("data/splits.py", "sampling.py", "data/voc.py", "data/classification.py"),
     "convert_coco": ("models/deeplab_v2.py",),
     # The report's figures and tables; the examples predict with the models, as evaluation does.
-    "report": ("plots.py", "report_data.py", "examples.py", "final_table.py", "report_cli.py", "pseudo.py", "h5io.py",
+    "report": ("plots.py", "report_data.py", "examples.py", "report_cli.py", "pseudo.py", "h5io.py",
                "pseudo_images.py", "inference.py", *_MODELS, *_READERS),
 }
 

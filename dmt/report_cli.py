@@ -1,4 +1,4 @@
-"""The report's commands: ``python -m dmt plot {metric,pseudo,weights}``, ``examples``, ``table``.
+"""The report's commands: ``python -m dmt plot {metric,pseudo,weights}`` and ``examples``.
 
 Kept beside ``dmt.cli`` (which adds them to its parser) and built on its helpers: models load
 through ``dmt.modelfile.load_model``, data sets through ``dmt.cli._dataset``.
@@ -165,14 +165,6 @@ def cmd_examples(args) -> None:
     log.info("examples -> %s", args.out)
 
 
-def cmd_table(args) -> None:
-    from dmt.final_table import final_table, write_final_table
-
-    task = _task(args.dataset)
-    table = final_table(args.experiment, _curves(args.final, task), task, _oracle(args.oracle, task))
-    write_final_table(table, args.out_csv, args.out_html, title=f"{args.experiment}: final results")
-
-
 def add_parsers(sub, data_args, runtime_args, inference_args) -> None:
     """The report's commands on ``python -m dmt``'s subparsers."""
     def common(p: argparse.ArgumentParser, dataset: bool = True) -> None:
@@ -216,11 +208,3 @@ def add_parsers(sub, data_args, runtime_args, inference_args) -> None:
     p.add_argument("--sets", nargs="+", metavar="I:T=H5", help="classification: the pseudo-label sets")
     p.set_defaults(func=cmd_examples)
 
-    p = sub.add_parser("table", help="an experiment's final table (CSV and HTML)")
-    p.add_argument("--dataset", required=True)
-    p.add_argument("--experiment", required=True)
-    p.add_argument("--final", required=True, nargs="+", metavar="LABEL=FILE", help="each run's final result")
-    p.add_argument("--oracle", help="the oracle's metrics.json, a column where given")
-    p.add_argument("--out-csv", required=True)
-    p.add_argument("--out-html", required=True)
-    p.set_defaults(func=cmd_table)

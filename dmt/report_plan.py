@@ -2,7 +2,9 @@
 ``workflow/rules/report.smk`` ask here, as the other rules ask ``dmt.plan``).
 
 Figures of a run: results/{run}/plots/{metric}_by_iteration.png, pseudo_labels.png,
-dynamic_weights.png, examples.png; of an experiment: results/{exp}/final_table.csv / .html.
+dynamic_weights.png, examples.png; of an experiment: results/{exp}/final_table.csv / .html (the
+summary of its runs); of a comparison: results/tables/{comparison}.html and, per experiment,
+results/tables/{comparison}/{exp}.png (one line per method).
 """
 
 from __future__ import annotations
@@ -52,22 +54,27 @@ def table_paths(exp: str) -> list[str]:
     return [f"results/{exp}/final_table.csv", f"results/{exp}/final_table.html"]
 
 
-def reported_runs(plan: Plan) -> list[Run]:
-    """The runs the report shows: those whose final result exists (those that were run)."""
-    return [run for run in plan.runs.values() if os.path.exists(run.final_path)]
+def comparison_figure(comparison: str, exp: str) -> str:
+    """A comparison's figure of one experiment (split seed): one line per method."""
+    return f"results/tables/{comparison}/{exp}.png"
+
+
+def comparison_files(plan: Plan) -> list[str]:
+    """The tables and figures of every comparison whose runs all have results."""
+    out = []
+    for name in plan.comparisons:
+        if all(os.path.exists(p) for p in plan.comparison_inputs(name).values()):
+            out += [f"results/tables/{name}.html"]
+            out += [comparison_figure(name, e) for e in plan.comparison(name).experiments]
+    return out
 
 
 def report_files(plan: Plan) -> list[str]:
     """Every figure and table of the reported runs: the inputs of the rule ``plots``."""
-    runs = reported_runs(plan)
+    runs = plan.with_results()
     exps = sorted({run.exp.name for run in runs})
-    return [path for run in runs for path in figure_paths(run)] + [p for e in exps for p in table_paths(e)]
-
-
-def table_runs(plan: Plan, exp: str) -> list[Run]:
-    """The runs of an experiment's table: its own run, and the other methods' that were run."""
-    base = plan.run(exp)
-    return [base] + [r for r in reported_runs(plan) if r.exp.name == exp and r is not base]
+    return ([path for run in runs for path in figure_paths(run)] + [p for e in exps for p in table_paths(e)]
+            + comparison_files(plan))
 
 
 def oracle_metrics(exp: str) -> list[str]:

@@ -18,7 +18,7 @@ ENTRIES = {
     "tables": ["dmt.tables", "dmt.methods"],
     "split": ["dmt.data.splits", "dmt.sampling", "dmt.data.voc", "dmt.data.classification"],
     # dmt.report_cli, like dmt.cli, reaches every command's imports; its digest covers it directly.
-    "report": ["dmt.plots", "dmt.report_data", "dmt.examples", "dmt.final_table", "dmt.models",
+    "report": ["dmt.plots", "dmt.report_data", "dmt.examples", "dmt.models",
                "dmt.inference", "dmt.pseudo", "dmt.pseudo_images", "dmt.data.voc", "dmt.data.classification"],
 }
 

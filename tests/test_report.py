@@ -9,7 +9,6 @@ from PIL import Image
 from dmt.cli import main
 from dmt.errors import DMTError
 from dmt.examples import confidence_extremes, example_iterations, segmentation_examples
-from dmt.final_table import final_table, write_final_table
 from dmt.plots import (DPI, PseudoSet, colorize, plot_classification_examples, plot_metric_by_iteration,
                        plot_pseudo_labels, plot_segmentation_examples, plot_weight_histograms)
 from dmt.report_data import (classification_pseudo_set, oracle_value, run_curve, segmentation_pseudo_set,
@@ -138,19 +137,6 @@ def test_figures_render_headless(tmp_path, monkeypatch):
     assert not list(tmp_path.glob(".*.tmp"))
 
 
-def test_final_table_with_and_without_oracle(tmp_path):
-    runs = [run_curve("dmt", SEG_FINAL, "segmentation"), run_curve("cbst", {**SEG_FINAL, "selected": "A2"}, "segmentation")]
-    table = final_table("exp", runs, "segmentation", oracle=0.8)
-    assert table["final"].tolist() == [0.6, 0.55] and table["selected_model"].tolist() == ["B2", "A2"]
-    assert table["gain"].tolist() == pytest.approx([0.2, 0.15])
-    assert table["oracle_gap_closed"].tolist() == pytest.approx([0.5, 0.375])
-    assert "oracle" not in final_table("exp", runs, "segmentation", oracle=None)
-    write_final_table(table, tmp_path / "t.csv", tmp_path / "t.html", "exp: final results")
-    assert (tmp_path / "t.csv").read_text().splitlines()[0].startswith("experiment,method,metric,baseline")
-    page = (tmp_path / "t.html").read_text()
-    assert "<td>60.00</td>" in page and "gain (points)" in page and "B2" in page
-
-
 def test_cli_plots_from_files_and_names_bad_items(tmp_path, capsys):
     final = tmp_path / "final_miou.json"
     final.write_text(json.dumps(SEG_FINAL))
@@ -165,9 +151,10 @@ def test_cli_plots_from_files_and_names_bad_items(tmp_path, capsys):
     assert "error: --final takes LABEL=FILE items" in capsys.readouterr().err
     assert main(["plot", "weights", "--models", f"one:A={final}", "--name", "exp", "--out", str(out)]) == 2
     assert "error: --models takes ITERATION:MODEL=FILE items" in capsys.readouterr().err
-    assert main(["table", "--dataset", "digits", "--experiment", "exp", "--final", f"dmt={tmp_path / 'no.json'}",
-                 "--out-csv", str(tmp_path / "t.csv"), "--out-html", str(tmp_path / "t.html")]) == 2
-    assert "error: final result" in capsys.readouterr().err and not (tmp_path / "t.csv").exists()
+    runs = {"exp": {"final": str(tmp_path / "no.json"), "experiment": "exp", "dataset": "digits",
+                    "labeled": "1/20", "method": "dmt", "oracle": None}}
+    assert main(["summary", "--runs", json.dumps(runs), "--out", str(tmp_path / "t.csv")]) == 2
+    assert "error: cannot read results file" in capsys.readouterr().err and not (tmp_path / "t.csv").exists()
 
 
 def test_report_plan_names_each_figures_inputs(tmp_path, monkeypatch):
@@ -179,7 +166,7 @@ def test_report_plan_names_each_figures_inputs(tmp_path, monkeypatch):
 
     from dmt.plan import Plan, Run
     from dmt.report_plan import (example_args, example_inputs, figure_paths, oracle_metrics, pseudo_sets,
-                                 report_files, table_runs, trained_models)
+                                 report_files, trained_models)
 
     config = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "config.yaml").read_text())
     plan = Plan(copy.deepcopy(config))
@@ -191,6 +178,7 @@ def test_report_plan_names_each_figures_inputs(tmp_path, monkeypatch):
     assert pseudo_sets(seg)["1:B"] == "results/digits_1_20/iter1/pseudo_B.h5" and len(pseudo_sets(seg)) == 10
     assert list(pseudo_sets(cls)) == [f"{i}:A" for i in range(1, 6)]
     assert len(trained_models(seg)) == 10 and "0:A" not in trained_models(seg)
+    assert trained_models(seg)["2:B"] == "results/digits_1_20/iter2/B/model.json"
     assert example_inputs(seg)["models"] == [f"results/digits_1_20/iter{i}/A/model.pt" for i in (0, 1, 3, 5)]
     assert example_inputs(seg)["teacher"] == ["results/digits_1_20/iter0/B/model.pt"]
     assert "--teacher-name B0 --pseudo results/digits_1_20/iter1/pseudo_B.h5" in example_args(seg)
@@ -209,4 +197,4 @@ def test_report_plan_names_each_figures_inputs(tmp_path, monkeypatch):
     assert oracle_metrics("digits_1_20") == ["results/digits_1_20/oracle/metrics.json"]
     assert report_files(plan) == figure_paths(seg) + ["results/digits_1_20/final_table.csv",
                                                       "results/digits_1_20/final_table.html"]
-    assert table_runs(plan, "digits_1_20") == [seg]
+    assert plan.experiment_runs("digits_1_20") == [seg]

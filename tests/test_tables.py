@@ -10,7 +10,7 @@ from dmt import tables
 
 
 def seg_final(miou, a0, selected="A2", by_iteration=None):
-    return {"miou": miou, "selected": selected, "baseline_miou": a0,
+    return {"miou": miou, "selected": selected, "baseline_miou": a0, "baseline_selected": "A0",
             "val_miou_by_iteration": by_iteration or {"A": [a0, 0.5 * (a0 + miou), miou]}}
 
 
@@ -67,12 +67,21 @@ def test_written_as_csv_and_markdown(tmp_path, files):
     assert pd.read_csv(tmp_path / "c.csv")["s0"].item() == pytest.approx(50.0)
     md = (tmp_path / "c.md").read_text()
     assert md.startswith("# T") and "| dmt" in md and "50.00" in md
+    page = (tmp_path / "c.html").read_text()
+    assert "<h3>T</h3>" in page and "<td>50.00</td>" in page
 
 
-def test_summary_one_row_per_run(files):
-    finals = {"e": files("e", seg_final(0.5, 0.3)), "e/cbst": files("c", seg_final(0.4, 0.3))}
-    facts = {run: {"run": run, "experiment": "e", "dataset": "digits", "labeled": "1/20",
-                   "method": run.split("/")[-1] if "/" in run else "dmt"} for run in finals}
-    table = tables.summary(finals, {"e": files("o", {"val": {"miou": 0.7}})}, facts)
+def test_summary_one_row_per_run_with_its_own_baseline(files):
+    runs = {"e": {"final": files("e", seg_final(0.5, 0.3)), "oracle": files("o", {"val": {"miou": 0.7}})},
+            "e/cbst": {"final": files("c", seg_final(0.4, 0.3)), "oracle": None}}
+    for run, r in runs.items():
+        r.update(experiment="e", dataset="digits", labeled="1/20", method=run.split("/")[-1] if "/" in run else "dmt")
+    table = tables.summary(runs)
     assert list(table["run"]) == ["e", "e/cbst"] and list(table["gain"]) == pytest.approx([20.0, 10.0])
-    assert list(table["oracle"]) == pytest.approx([70.0, 70.0])
+    assert table["oracle"].iloc[0] == pytest.approx(70.0) and pd.isna(table["oracle"].iloc[1])
+    assert table["oracle gap closed"].iloc[0] == pytest.approx(50.0)  # 20 of the 40 points
+    assert list(table["metric"]) == ["val mIoU", "val mIoU"] and list(table["baseline model"]) == ["A0", "A0"]
+    # a two-model run's own baseline is the iteration-0 model it selects, as in its final JSON
+    b0 = {**seg_final(0.5, 0.3), "baseline_miou": 0.35, "baseline_selected": "B0"}
+    table = tables.summary({"x": {**runs["e"], "final": files("b", b0)}})
+    assert table["baseline"].item() == pytest.approx(35.0) and table["baseline model"].item() == "B0"

@@ -1,8 +1,8 @@
 # The report: figures of every run that was run and each experiment's final table, as report()
 # outputs. `snakemake --cores N plots` makes them, `snakemake --report results/report.html plots`
 # bundles them into one HTML file. They read finished results only (dmt.report_plan says which).
-from dmt.report_plan import (example_args, example_inputs, items, oracle_flag, oracle_metrics, placement,
-                             pseudo_sets, report_files, table_runs, trained_models)
+from dmt.report_plan import (comparison_figure, example_args, example_inputs, items, oracle_flag,
+                             oracle_metrics, placement, pseudo_sets, report_files, trained_models)
 
 
 report: "../report/workflow.rst"
@@ -113,19 +113,19 @@ rule examples:
         "{params.runtime} --name {wildcards.run} --out {output}"
 
 
+# An experiment's runs side by side: the summary table restricted to them.
 rule final_table:
     input:
-        finals=lambda w: [run.final_path for run in table_runs(PLAN, w.exp)],
-        oracle=lambda w: oracle_metrics(w.exp),
+        lambda w: PLAN.runs_inputs(PLAN.runs_json(PLAN.experiment_runs(w.exp))),
     output:
         csv="results/{exp}/final_table.csv",
+        markdown="results/{exp}/final_table.md",
         html=report("results/{exp}/final_table.html", caption="../report/final_table.rst",
                     **placement(PLAN, "1 results", "final table")),
     params:
-        dataset=cfg("dataset"),
-        finals=lambda w: " ".join(f"{run.method.name}={run.final_path}" for run in table_runs(PLAN, w.exp)),
-        oracle=lambda w, input: oracle_flag(input.oracle),
-        code=code_digest("report"),
+        runs=lambda w: PLAN.runs_json(PLAN.experiment_runs(w.exp)),
+        title=lambda w: f"{w.exp}: final results (%)",
+        code=code_digest("tables"),
     log:
         "logs/{exp}/final_table.log",
     benchmark:
@@ -134,5 +134,29 @@ rule final_table:
     conda:
         CONDA_ENV
     shell:
-        "python -m dmt --log {log} table --dataset {params.dataset} --experiment {wildcards.exp} "
-        "--final {params.finals} {params.oracle} --out-csv {output.csv} --out-html {output.html}"
+        "python -m dmt --log {log} summary --runs {params.runs:q} --title {params.title:q} --out {output.csv}"
+
+
+# A comparison's score per iteration on one split seed: one line per method.
+rule plot_comparison:
+    input:
+        lambda w: [PLAN.run(r).final_path for r in PLAN.comparison_runs(w.comparison, w.exp)],
+    output:
+        report("results/tables/{comparison}/{exp}.png", caption="../report/comparison.rst",
+               category="comparisons", subcategory=lambda w: w.comparison,
+               labels=lambda w: {"figure": f"per iteration ({w.exp})"}),
+    params:
+        dataset=cfg("dataset"),
+        finals=lambda w: " ".join(f"{PLAN.run(r).method.name}={PLAN.run(r).final_path}"
+                                  for r in PLAN.comparison_runs(w.comparison, w.exp)),
+        code=code_digest("report"),
+    log:
+        "logs/tables/{comparison}/{exp}.log",
+    benchmark:
+        "logs/tables/{comparison}/{exp}.tsv"
+    localrule: True
+    conda:
+        CONDA_ENV
+    shell:
+        "python -m dmt --log {log} plot metric --dataset {params.dataset} --final {params.finals} "
+        "--name '{wildcards.comparison}, {wildcards.exp}' --out {output}"

@@ -5,6 +5,9 @@ rule compare:
     output:
         table="results/tables/{comparison}.csv",
         markdown="results/tables/{comparison}.md",
+        html=report("results/tables/{comparison}.html", caption="../report/comparison_table.rst",
+                    category="comparisons", subcategory=lambda w: w.comparison,
+                    labels={"figure": "table"}),
         iterations="results/tables/{comparison}_iterations.csv",
     params:
         inputs=lambda w: " ".join(f"{k}={v}" for k, v in PLAN.comparison_inputs(w.comparison).items()),
@@ -25,12 +28,13 @@ rule compare:
 # Runs whose results exist when the DAG is built: a new result changes the inputs, which reruns it.
 rule summary:
     input:
-        lambda w: PLAN.summary_inputs(),
+        lambda w: PLAN.runs_inputs(PLAN.runs_json(PLAN.with_results())),
     output:
         table="results/tables/summary.csv",
         markdown="results/tables/summary.md",
+        html="results/tables/summary.html",
     params:
-        runs=lambda w: PLAN.summary_runs(),
+        runs=lambda w: PLAN.runs_json(PLAN.with_results()),
         code=code_digest("tables"),
     log:
         "logs/tables/summary.log",
