@@ -56,7 +56,7 @@ def _dataset(name: str, root, ids, *, augment=None, pseudo=None, with_masks=True
     from dmt.data.transforms import train_transform
     from dmt.data.voc import SegmentationDataset
 
-    info = dataset_info(name)
+    info = dataset_info(name, root)
     if info.task == "classification":
         from dmt.data.classification import AUGMENT, ClassificationDataset, classification_train_transform
 
@@ -111,6 +111,10 @@ def cmd_split(args) -> None:
     if args.labeled_list:
         name = args.labeled_list.removeprefix("data:")
         fixed = _read_split(args.data, name) if name != args.labeled_list else _ids(args.labeled_list)
+    if labeled == "all":
+        if fixed is None:
+            raise DMTError("--labeled all takes every id of --labeled-list, and none is given")
+        labeled = len(fixed)
     # valtiny comes from val (segmentation) or, with --valtiny-from-train, from train.
     val = None if args.valtiny_from_train else _read_split(args.data, args.val_split)
     try:
@@ -153,7 +157,7 @@ def cmd_train(args) -> None:
         raise DMTError(f"bad hyper-parameters in {args.spec}: {e}") from e
     eval_every = args.eval_every
     device = pick_device(args.device)
-    info = dataset_info(job.dataset)
+    info = dataset_info(job.dataset, job.data)
     torch.manual_seed(spec.seed)
 
     labeled_ids = [i for path in job.labeled for i in _ids(path)]
@@ -219,21 +223,27 @@ def cmd_pseudo(args) -> None:
     model, meta = _load_model(job.teacher, device)
     dataset = _dataset(job.dataset, job.data, _ids(job.unlabeled), with_masks=job.with_truth)
     summary_path = Path(args.out).with_suffix(".json")
+    # The accuracy of the kept labels is measured against the unlabeled images' masks where the
+    # data set has them (benchmarks); a user's unlabeled images have none, and the summary says so.
+    truth = {"ground_truth": job.with_truth}
+    if not job.with_truth:
+        truth["note"] = "no ground truth for the unlabeled images: the accuracy of the kept labels is not measured"
+    accuracy = (lambda s: s["kept_accuracy"]) if job.with_truth else (lambda s: "not measured (no ground truth)")
     if dataset_info(job.dataset).task == "classification":
         from dmt.pseudo_images import generate_image_labels
 
         summary = generate_image_labels(model, dataset, args.out, job.alpha, file_digest(job.teacher),
                                         device, job.batch_size, amp=job.amp, classwise=job.classwise)
-        write_json(summary_path, summary)
+        write_json(summary_path, {**summary, **truth})
         log.info("pseudo labels -> %s: kept %d of %d images (%s top %.0f%%), accuracy of kept %s",
                  args.out, summary["kept"], summary["num_images"], summary["selection"],
-                 100 * job.alpha, summary["kept_accuracy"])
+                 100 * job.alpha, accuracy(summary))
         return
     summary = generate(model, dataset, args.out, meta["num_classes"], job.alpha,
                        file_digest(job.teacher), device, job.batch_size, job.pad_to, amp=job.amp)
-    write_json(summary_path, summary)
+    write_json(summary_path, {**summary, **truth})
     log.info("pseudo labels -> %s: kept %.1f%% of pixels, accuracy of kept %s", args.out,
-             100 * summary["kept_fraction"], summary["kept_accuracy"])
+             100 * summary["kept_fraction"], accuracy(summary))
 
 
 def cmd_evaluate(args) -> None:
@@ -245,7 +255,7 @@ def cmd_evaluate(args) -> None:
 
     device = pick_device(args.device)
     model, _ = _load_model(args.model, device)
-    info = dataset_info(args.dataset)
+    info = dataset_info(args.dataset, args.data)
     if info.task == "classification":
         from dmt.evaluate import evaluate_classification
 
@@ -264,7 +274,7 @@ def cmd_evaluate(args) -> None:
     ids = list(dict.fromkeys(subsets["val"] + subsets["valtiny"]))
     result = {"model": str(args.model), "model_digest": _file_digest(args.model)}
     result.update(evaluate_subsets(model, _dataset(args.dataset, args.data, ids), subsets, device, args.batch_size,
-                                   args.pad_to, class_names=dataset_info(args.dataset).class_names,
+                                   args.pad_to, class_names=info.class_names,
                                    amp=not args.no_amp))
     for split in subsets:
         log.info("%s mIoU %.4f on %s", split, result[split]["miou"], args.model)

@@ -30,8 +30,9 @@ import shlex
 from dataclasses import dataclass
 from fractions import Fraction
 
-from dmt.data.registry import RAW_INPUTS, dataset_info
+from dmt.data.registry import RAW_INPUTS, dataset_info, inspect_function
 from dmt.data.splits import labeled_count
+from dmt.errors import DMTError
 from dmt.jobs import PseudoJob, TrainJob
 
 COCO_WEIGHTS = "resources/weights/deeplab_v2_coco.pt"
@@ -88,8 +89,10 @@ def finetune_seed(iteration: int, model_seed: int) -> int:
 
 
 class Experiment:
-    def __init__(self, name: str, cfg: dict, config: dict):
+    def __init__(self, name: str, cfg: dict, config: dict, inspected: dict | None = None):
         self.name, self.cfg, self._config = name, cfg, config
+        # Raw-input summaries (``raw_summary``), shared by the experiments of one plan.
+        self._inspected = {} if inspected is None else inspected
         self.dataset = cfg["dataset"]
         self.info = dataset_info(self.dataset)
         self.task = self.info.task
@@ -104,15 +107,64 @@ class Experiment:
     def split_file(self, kind: str) -> str:
         return f"resources/splits/{self.name}/{kind}.txt"
 
+    def has_raw_inputs(self) -> bool:
+        return all(self._config.get(k) for k in self.needs_raw())
+
+    def raw_summary(self) -> dict | None:
+        """What the data set's raw files say before preparation (``inspect`` of its registry entry:
+        class names, list sizes, a fingerprint of the files); None for data sets without one. A
+        broken folder stops the plan here, before any job, naming the file."""
+        if not self.info.inspect:
+            return None
+        where = f"experiment {self.name} (dataset: {self.dataset})"
+        kwargs = {k: raw_input(self._config, k, where) for k in self.info.raw_inputs}
+        key = (self.dataset, *sorted(kwargs.items()))
+        if key not in self._inspected:
+            try:
+                self._inspected[key] = inspect_function(self.dataset)(**kwargs)
+            except DMTError as e:
+                raise PlanError(f"{where}: {e}") from None
+        return self._inspected[key]
+
     @property
     def train_size(self) -> int | None:
         """Images in the train list the split partitions, where known before preparation."""
         if "n_train" in self.info.options:
             return self._config["digits"]["n_train"]
+        if self.info.inspect:
+            return self.raw_summary()["train"]
         return self.info.train_size
+
+    def labeled_list(self) -> str:
+        """The fixed labeled list: the experiment's ``labeled_list``, else the data set's own
+        (``data:labeled`` of a folder data set), else '' (the split draws the labeled ids)."""
+        own = f"data:{self.info.labeled_split}" if self.info.labeled_split else ""
+        return self.cfg.get("labeled_list") or own
+
+    def fixed_labeled_count(self) -> int | None:
+        """Size of the fixed labeled list where known before preparation (a file of the user's,
+        or the data set's own list counted from its raw files)."""
+        value = self.labeled_list()
+        if self.info.labeled_split and value == f"data:{self.info.labeled_split}" and self.info.inspect:
+            return self.raw_summary()[self.info.labeled_split]
+        if value and not value.startswith("data:"):
+            from dmt.data.voc import read_id_file
+
+            try:
+                return len(read_id_file(value))
+            except DMTError as e:
+                raise PlanError(f"experiment {self.name}: labeled_list: {e}") from None
+        return None
 
     def labeled_ratio(self) -> Fraction:
         labeled = self.cfg["labeled"]
+        if labeled == "all":
+            count = self.fixed_labeled_count()
+            if count is None or self.train_size is None:
+                raise PlanError(f"experiment {self.name}: labeled: all with labeled_list "
+                                f"{self.labeled_list()}: its size is unknown before preparation; "
+                                f"give labeled: <its number of ids>")
+            return Fraction(count, self.train_size)
         if isinstance(labeled, str):
             return Fraction(labeled)
         if self.train_size is None:
@@ -134,8 +186,8 @@ class Experiment:
         c = self.cfg
         args = [f"--labeled {c['labeled']}", f"--valtiny {c['valtiny']}", f"--seed {c['split_seed']}",
                 f"--train-split {self.info.train_split}"]
-        if c.get("labeled_list"):
-            args.append(f"--labeled-list {shlex.quote(c['labeled_list'])}")
+        if self.labeled_list():
+            args.append(f"--labeled-list {shlex.quote(self.labeled_list())}")
         if self.task == "classification":  # the test set is never used for selection
             args.append("--valtiny-from-train")
         return " ".join(args)
@@ -207,6 +259,10 @@ class Experiment:
 
     def oracle_job(self) -> TrainJob:
         """Fully supervised reference: every train id labeled (labeled + unlabeled lists)."""
+        if not self.info.unlabeled_masks:
+            raise PlanError(f"results/{self.name}/oracle is not part of experiment {self.name}: data set "
+                            f"{self.dataset} has no masks for its unlabeled images, so there is no fully "
+                            f"supervised reference")
         seed = self.model_seed("A")
         return TrainJob(dataset=self.dataset, data=self.data_root,
                         labeled=[self.split_file("labeled"), self.split_file("unlabeled")],
@@ -221,13 +277,26 @@ class Experiment:
             raise PlanError(f"{where}: method {self.method.name} does not apply to {self.task} "
                             f"(data set {self.dataset}); use one of {', '.join(ok)}")
         labeled = c["labeled"]
-        if isinstance(labeled, str):
+        if labeled == "all" and not self.labeled_list():
+            raise PlanError(f"{where}: labeled: all takes every id of a fixed labeled list, and there is "
+                            f"none: set labeled_list (data:NAME or a file), or labeled to a count or ratio")
+        if self.info.labeled_split and isinstance(labeled, str) and labeled != "all":
+            raise PlanError(f"{where}: data set {self.dataset} has its own labeled images (those with "
+                            f"masks): labeled must be all (or their number), not the ratio {labeled!r}")
+        if isinstance(labeled, str) and labeled != "all":
             ratio = Fraction(labeled)
             if not 0 < ratio < 1:
                 raise PlanError(f"{where}: labeled: {labeled!r} must be a ratio between 0 and 1 "
                                 f"(exclusive): some train images must stay unlabeled")
-        size = self.train_size
-        if size is not None and not c.get("labeled_list"):
+        if self.info.inspect and self.has_raw_inputs():
+            # The user's files, read now: a bad classes.yaml or a missing mask stops the run before
+            # any job; a count that is not the labeled list's is caught before the split.
+            count = self.fixed_labeled_count()
+            if isinstance(labeled, int) and count is not None and labeled != count:
+                raise PlanError(f"{where}: labeled: {labeled}, but the labeled list {self.labeled_list()} "
+                                f"has {count} ids; use labeled: all")
+        size = None if self.labeled_list() else self.train_size  # a fixed list is checked by the split
+        if size is not None:
             # Classification draws valtiny from train first.
             pool = size - (c["valtiny"] if self.task == "classification" else 0)
             try:
@@ -286,7 +355,9 @@ class Run:
         out += [f"results/{self.name}/iter{{1..{last}}}/{m}/model.pt" for m in self.models]
         out += [f"results/{self.name}/iter{{1..{last}}}/pseudo_{self.teacher(m)}.h5" for m in self.models]
         if self.is_base:
-            out += [self.exp.baseline_path(m) for m in self.models] + [f"results/{self.name}/oracle/metrics.json"]
+            out += [self.exp.baseline_path(m) for m in self.models]
+            if self.exp.info.unlabeled_masks:
+                out.append(f"results/{self.name}/oracle/metrics.json")
         return out
 
     def _no_such(self, what: str) -> PlanError:
@@ -332,7 +403,7 @@ class Run:
                          batch_size=e.cfg["inference_batch_size"],
                          pad_to=list(e.cfg["crop_size"]) if seg else [0, 0],
                          classwise=not seg and e.cfg["classification"]["selection"] == "classwise",
-                         amp=e.cfg["amp"])
+                         amp=e.cfg["amp"], with_truth=e.info.unlabeled_masks)
 
     def final_metrics(self) -> dict[str, str]:
         """``"{i}:{m}"`` -> metrics file of every model of the run, iteration 0 included."""
@@ -355,7 +426,8 @@ class Plan:
 
     def __init__(self, config: dict):
         self.config = config
-        self.experiments = {name: Experiment(name, merge(config["defaults"], exp or {}), config)
+        inspected: dict = {}
+        self.experiments = {name: Experiment(name, merge(config["defaults"], exp or {}), config, inspected)
                             for name, exp in config["experiments"].items()}
         self.runs: dict[str, Run] = {}
         for exp in self.experiments.values():
@@ -411,7 +483,13 @@ class Plan:
         return r.final_metrics()
 
     def has_raw_inputs(self, exp: str) -> bool:
-        return all(self.config.get(k) for k in self.experiment(exp).needs_raw())
+        return self.experiment(exp).has_raw_inputs()
+
+    def raw_fingerprint(self, dataset: str) -> str:
+        """For data sets the plan inspects (the user's folder): the digest of their raw files'
+        names, sizes and times, a param of `prepare` so that editing the folder prepares it again."""
+        users = [e for e in self.experiments.values() if e.dataset == dataset and e.info.inspect]
+        return users[0].raw_summary()["fingerprint"] if users else ""
 
     def prepare_args(self, dataset: str) -> str:
         """Flags of `python -m dmt prepare DATASET`: the raw inputs (checked to exist) and options."""
