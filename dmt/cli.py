@@ -228,7 +228,10 @@ def cmd_pseudo(args) -> None:
     truth = {"ground_truth": job.with_truth}
     if not job.with_truth:
         truth["note"] = "no ground truth for the unlabeled images: the accuracy of the kept labels is not measured"
-    accuracy = (lambda s: s["kept_accuracy"]) if job.with_truth else (lambda s: "not measured (no ground truth)")
+
+    def accuracy(summary):
+        return summary["kept_accuracy"] if job.with_truth else "not measured (no ground truth)"
+
     if dataset_info(job.dataset).task == "classification":
         from dmt.pseudo_images import generate_image_labels
 
@@ -310,6 +313,36 @@ def cmd_final(args) -> None:
     except (OSError, KeyError, ValueError) as e:
         raise DMTError(f"cannot summarise {args.out}: {e}") from e
     write_json(args.out, result)
+
+
+def cmd_export(args) -> None:
+    from dmt.final_model import export
+
+    candidates = {}
+    for item in args.candidate:
+        label, sep, path = item.partition("=")
+        if not (sep and label and path):
+            raise DMTError(f"--candidate takes SELECTED=FILE items, e.g. B5=results/x/iter5/B/model.pt; got {item!r}")
+        candidates[label] = path
+    meta = export(args.final, candidates, _load_model, dataset=args.dataset, data_root=args.data,
+                  experiment=args.experiment, run=args.run, method=args.method, pad_to=args.pad_to,
+                  out=args.out)
+    log.info("final model %s (%s, iteration %d) -> %s", meta["origin"]["selected"], meta["origin"]["source"],
+             meta["origin"]["iteration"], args.out)
+
+
+def cmd_predict(args) -> None:
+    from dmt.final_model import check_exported
+    from dmt.inference import pick_device
+    from dmt.predict import run_predict
+
+    device = pick_device(args.device)
+    model, meta = _load_model(args.model, device)
+    check_exported(meta, args.model)
+    summary = run_predict(model, meta, args.images, args.out, device, batch_size=args.batch_size,
+                          pad_to=args.pad_to, confidence=args.confidence, overlay=args.overlay,
+                          amp=not args.no_amp, num_workers=args.num_workers)
+    log.info("predicted %d images with %s -> %s", summary["images"], args.model, args.out)
 
 
 # ----------------------------------------------------------------------------- parser
@@ -413,6 +446,36 @@ def build_parser() -> argparse.ArgumentParser:
                    help="metrics of model M (A, B) after iteration I (0 = baseline)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_final)
+
+    p = sub.add_parser("export", help="write the final model selected by `final` as one self-describing file")
+    p.add_argument("--final", required=True, help="the run's final_miou.json / final_acc.json")
+    p.add_argument("--candidate", required=True, nargs="+", metavar="SELECTED=FILE",
+                   help="model file of each name `final` may select (B5, iter3 ...)")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--data", required=True, help="the prepared data set (class names, palette, image size)")
+    p.add_argument("--experiment", required=True)
+    p.add_argument("--run", required=True)
+    p.add_argument("--method", required=True)
+    p.add_argument("--pad-to", type=int, nargs=2, default=(0, 0), metavar=("H", "W"),
+                   help="segmentation: the training crop, to which predictions zero-pad smaller images")
+    p.add_argument("--out", required=True, help="e.g. results/{run}/final_model.pt")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("predict", help="label images with an exported model (results/{run}/final_model.pt)")
+    _runtime_args(p)
+    p.add_argument("--model", required=True, help="an exported model, results/{run}/final_model.pt")
+    p.add_argument("--images", required=True, help="a folder of .jpg/.jpeg/.png images, or a text file "
+                   "listing image paths (one per line, relative to the file's folder)")
+    p.add_argument("--out", required=True, help="folder for the masks (segmentation: {id}.png) or "
+                   "predictions.csv (classification), and predictions.json")
+    p.add_argument("--confidence", action="store_true", help="also confidence/{id}.npy: max softmax, float16")
+    p.add_argument("--overlay", action="store_true", help="also overlay/{id}.jpg: the image blended with its mask")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--pad-to", type=int, nargs=2, default=None, metavar=("H", "W"),
+                   help="zero-pad inputs to at least H x W (default: the model's training crop)")
+    p.add_argument("--num-workers", type=int, default=0, help="DataLoader processes decoding images")
+    p.add_argument("--no-amp", action="store_true", help="full precision on CUDA")
+    p.set_defaults(func=cmd_predict)
     return parser
 
 

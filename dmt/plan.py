@@ -222,6 +222,16 @@ class Experiment:
             return f"imagenet:{raw_input(self._config, 'imagenet_checkpoint', f'experiment {self.name} (weights: imagenet)')}"
         return weights
 
+    def predict_images(self) -> str:
+        """The experiment's ``predict_images`` folder (or list file), checked to exist."""
+        path = self.cfg.get("predict_images")
+        if not path:
+            raise PlanError(f"experiment {self.name} has no predict_images: set it to a folder of images "
+                            f"(or a file listing them) to predict them with its final model")
+        if not os.path.exists(path):
+            raise PlanError(f"predict_images: {path} (experiment {self.name}) does not exist")
+        return path
+
     def needs_raw(self) -> list[str]:
         """Config keys of the local files this experiment reads."""
         checkpoints = [f"{w}_checkpoint" for w in self.cfg["weights"] if w in ("coco", "imagenet")]
@@ -345,12 +355,44 @@ class Run:
     def final_path(self) -> str:
         return f"results/{self.name}/final_{self.metric}.json"
 
+    @property
+    def final_model_path(self) -> str:
+        return f"results/{self.name}/final_model.pt"
+
+    @property
+    def predictions_path(self) -> str:
+        return f"results/{self.name}/predictions"
+
+    def final_candidates(self) -> dict[str, str]:
+        """The models `final` may select, by the name it gives them (``selected`` of
+        dmt.final): the last iteration's A / B (segmentation), iterations 1..N (classification)."""
+        last = self.iterations
+        if self.task == "classification":
+            return {f"iter{i}": self.model_path(i, "A") for i in range(1, last + 1)}
+        return {f"{m}{last}": self.model_path(last, m) for m in self.models}
+
+    def export_args(self) -> str:
+        """Flags of `python -m dmt export`: the candidates and what the exported model records."""
+        e = self.exp
+        args = [f"--dataset {e.dataset}", f"--experiment {e.name}", f"--run {self.name}",
+                f"--method {self.method.name}"]
+        args += [f"--candidate {label}={path}" for label, path in self.final_candidates().items()]
+        if self.task == "segmentation":  # predictions pad to the training crop, as pseudo-labelling
+            args.append("--pad-to {} {}".format(*e.cfg["crop_size"]))
+        return " ".join(args)
+
     def teacher(self, m: str) -> str:
         """The model whose previous iteration labels for student ``m``."""
         return {"A": "B", "B": "A"}[m] if len(self.models) == 2 else m
 
+    def deliverables(self) -> list[str]:
+        """What the run is for (the workflow's default targets): its final summary, its exported
+        model and, where the experiment sets predict_images, the predictions."""
+        out = [self.final_path, self.final_model_path]
+        return out + [self.predictions_path] if self.exp.cfg.get("predict_images") else out
+
     def targets(self) -> list[str]:
-        out = [self.final_path]
+        out = self.deliverables()
         last = self.iterations
         out += [f"results/{self.name}/iter{{1..{last}}}/{m}/model.pt" for m in self.models]
         out += [f"results/{self.name}/iter{{1..{last}}}/pseudo_{self.teacher(m)}.h5" for m in self.models]

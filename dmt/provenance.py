@@ -35,6 +35,9 @@ STAGE_MODULES: dict[str, tuple[str, ...]] = {
     "pseudo": ("pseudo.py", "pseudo_images.py", "inference.py", "jobs.py", *_MODELS, *_READERS),
     "evaluate": ("evaluate.py", "inference.py", *_MODELS, *_READERS),
     "final": ("final.py",),
+    # The exported final model (its metadata: classes, palette, normalisation) and predictions.
+    "export": ("final_model.py", "data/voc.py", "data/folder.py", *_MODELS),
+    "predict": ("predict.py", "final_model.py", "inference.py", "data/voc.py", "data/folder.py", *_MODELS),
     "split": ("data/splits.py", "sampling.py", "data/voc.py", "data/classification.py"),
     "convert_coco": ("models/deeplab_v2.py",),
 }

@@ -43,6 +43,7 @@ def test_nothing_asks_for_the_ground_truth_the_unlabeled_images_lack(folder):
     run = plan.run("mine")
     assert run.pseudo_job(1, "A").with_truth is False
     assert not any("oracle" in t for t in run.targets())
+    assert run.deliverables() == ["results/mine/final_miou.json", "results/mine/final_model.pt"]
     with pytest.raises(PlanError, match="no masks for its unlabeled images"):
         plan.train_job("mine/oracle")
     # Benchmarks keep theirs: digits' unlabeled images have masks.

@@ -15,6 +15,8 @@ ENTRIES = {
                "dmt.data.voc", "dmt.data.classification"],
     "evaluate": ["dmt.evaluate", "dmt.models", "dmt.inference", "dmt.data.voc", "dmt.data.classification"],
     "final": ["dmt.final"],
+    "export": ["dmt.final_model", "dmt.models"],
+    "predict": ["dmt.predict", "dmt.final_model", "dmt.inference", "dmt.models"],
     "split": ["dmt.data.splits", "dmt.sampling", "dmt.data.voc", "dmt.data.classification"],
 }
 
