@@ -98,6 +98,10 @@ def cmd_prepare(args) -> None:
         raise DMTError(f"prepare {args.dataset} needs " + "; ".join(
             f"--config {k}=/path ({RAW_INPUTS[k]}), or --{k.replace('_', '-')}" for k in missing))
     kwargs = {k: getattr(args, k) for k in (*info.raw_inputs, *info.options)}
+    if args.fingerprint:
+        if not info.inspect:
+            raise DMTError(f"--fingerprint is for data sets of your own files (folder), not {args.dataset}")
+        kwargs["fingerprint"] = args.fingerprint
     summary = prepare_function(args.dataset)(out_root=args.out, **kwargs)
     log.info("%s prepared in %s: %s", args.dataset, args.out, json.dumps(summary["counts"]))
 
@@ -383,6 +387,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="digits, digits_cls: composition / test-set seed")
     p.add_argument("--n-train", type=int, default=1000, help="digits: train canvases")
     p.add_argument("--n-val", type=int, default=300, help="digits: val canvases")
+    p.add_argument("--fingerprint", help="folder: the digest of its files the workflow planned with; "
+                   "preparation stops if the folder has changed since")
     p.set_defaults(func=cmd_prepare)
 
     p = sub.add_parser("split", help="seeded labeled / unlabeled / valtiny id lists")

@@ -529,7 +529,7 @@ class Plan:
 
     def raw_fingerprint(self, dataset: str) -> str:
         """For data sets the plan inspects (the user's folder): the digest of their raw files'
-        names, sizes and times, a param of `prepare` so that editing the folder prepares it again."""
+        names, sizes and times ('' for the others)."""
         users = [e for e in self.experiments.values() if e.dataset == dataset and e.info.inspect]
         return users[0].raw_summary()["fingerprint"] if users else ""
 
@@ -539,6 +539,10 @@ class Plan:
         args = [f"--{key.replace('_', '-')} {shlex.quote(raw_input(self.config, key, f'data set {dataset}'))}"
                 for key in info.raw_inputs]
         args += [f"--{key.replace('_', '-')} {self.config['digits'][key]}" for key in info.options]
+        if info.inspect:
+            # In the rule's params: editing the user's folder changes them, so it is prepared again
+            # (and what follows reruns); the command checks the folder still is what was planned.
+            args.append(f"--fingerprint {self.raw_fingerprint(dataset)}")
         return " ".join(args)
 
     def datasets(self) -> list[str]:

@@ -86,12 +86,20 @@ def test_a_broken_folder_stops_the_plan_before_any_job(folder):
         plan_with(folder)
 
 
-def test_editing_the_folder_changes_the_prepare_fingerprint(folder):
+def test_editing_the_folder_changes_what_prepare_is_given(capsys, folder, tmp_path):
     before = plan_with(folder).raw_fingerprint("folder")
     assert before.startswith("sha256:") and plan_with(folder).raw_fingerprint("folder") == before
+    args = plan_with(folder).prepare_args("folder")
+    assert args == f"--folder-root {folder} --fingerprint {before}"  # the rule's params
     shutil.copy(folder / "unlabeled/images/unlabeled_1.png", folder / "unlabeled/images/new.png")
     assert plan_with(folder).raw_fingerprint("folder") != before
-    assert Plan(copy.deepcopy(CONFIG)).raw_fingerprint("digits") == ""
+    # Other data sets' params do not change (their existing results stay valid).
+    assert Plan(copy.deepcopy(CONFIG)).prepare_args("digits") == "--seed 0 --n-train 1000 --n-val 300"
+    # A folder edited between planning and preparing is not prepared as planned.
+    code = main(["prepare", "folder", "--folder-root", str(folder), "--fingerprint", before,
+                 "--out", str(tmp_path / "out")])
+    assert code == 2 and "changed after the workflow planned" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def test_split_takes_the_whole_labeled_list(capsys, folder, tmp_path):

@@ -204,11 +204,12 @@ def _size_error(item: Item, mask_shape, image_shape) -> DMTError:
     return DMTError(f"mask {item.mask} is {mw}x{mh} but its image {item.image} is {iw}x{ih}{hint}")
 
 
-def prepare_folder(folder_root, out_root) -> dict:
+def prepare_folder(folder_root, out_root, fingerprint: str | None = None) -> dict:
     """Check every file of the folder data set at ``folder_root`` and write it in the VOC layout
     under ``out_root`` (built beside it and renamed once complete); returns the summary.
 
-    Reuses a complete folder made from the same files; one made from others is an error."""
+    Reuses a complete folder made from the same files; one made from others is an error.
+    ``fingerprint``: what the workflow planned with (``scan``); a folder changed since is an error."""
     import numpy as np
     import yaml
     from PIL import Image
@@ -219,6 +220,9 @@ def prepare_folder(folder_root, out_root) -> dict:
     from dmt.data.voc import read_image, read_mask, write_mask_png
 
     layout = scan(folder_root)
+    if fingerprint is not None and fingerprint != layout.fingerprint:
+        raise DMTError(f"{layout.root} changed after the workflow planned its preparation (files added, "
+                       f"removed or edited); run the workflow again")
     out_root = Path(out_root)
     params = {"folder_root": str(layout.root.resolve()), "fingerprint": layout.fingerprint}
     done = prepared.existing(out_root, params, "folder data set")

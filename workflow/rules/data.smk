@@ -6,8 +6,6 @@ rule prepare:
     params:
         args=lambda w: PLAN.prepare_args(w.dataset),
         code=lambda w: code_digest(f"prepare:{w.dataset}"),
-        # Your own folder: a digest of its files' names, sizes and times; editing it prepares again.
-        raw=lambda w: PLAN.raw_fingerprint(w.dataset),
     log:
         "logs/prepare_{dataset}.log",
     benchmark:
