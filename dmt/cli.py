@@ -455,8 +455,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="write the final model selected by `final` as one self-describing file")
     p.add_argument("--final", required=True, help="the run's final_miou.json / final_acc.json")
-    p.add_argument("--candidate", required=True, nargs="+", metavar="SELECTED=FILE",
-                   help="model file of each name `final` may select (B5, iter3 ...)")
+    p.add_argument("--candidate", required=True, nargs="+", action="extend", metavar="SELECTED=FILE",
+                   help="model file of each name `final` may select (B5, iter3 ...); repeatable")
     p.add_argument("--dataset", required=True)
     p.add_argument("--data", required=True, help="the prepared data set (class names, palette, image size)")
     p.add_argument("--experiment", required=True)

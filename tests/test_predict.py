@@ -260,8 +260,11 @@ def test_training_refuses_to_start_from_a_model_file_carrying_code(capsys, data,
 
 
 def test_the_plan_exports_what_final_can_select():
+    import shlex
+
     import yaml
 
+    from dmt.cli import build_parser
     from dmt.plan import Plan, PlanError
 
     plan = Plan(yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "config.yaml").read_text()))
@@ -274,5 +277,9 @@ def test_the_plan_exports_what_final_can_select():
     assert cls.final_candidates()["iter3"] == "results/digits_cls_100/iter3/A/model.pt"
     assert "--pad-to" not in cls.export_args()
     assert seg.deliverables() == ["results/digits_1_20/final_miou.json", "results/digits_1_20/final_model.pt"]
+    # The rule's flags reach the command whole: every candidate, not the last one.
+    args = build_parser().parse_args(["export", *shlex.split(cls.export_args()), "--final", "f", "--data", "d",
+                                      "--out", "o"])
+    assert args.candidate == [f"iter{i}=results/digits_cls_100/iter{i}/A/model.pt" for i in range(1, 6)]
     with pytest.raises(PlanError, match="has no predict_images"):
         plan.experiment("digits_1_20").predict_images()
