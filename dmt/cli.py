@@ -49,11 +49,12 @@ def _naming(model_path):
         raise DMTError(f"{model_path}: {e}; retrain it: snakemake --forcerun {model_path}") from None
 
 
-def _expect(dataset: str, **more) -> dict:
-    """What a model given to this run must have been trained for (``dmt.modelfile.load_model``)."""
+def _expect(dataset: str, data=None, **more) -> dict:
+    """What a model given to this run must have been trained for (``dmt.modelfile.load_model``);
+    ``data``: the prepared data set, where its classes are (a folder data set's classes.yaml)."""
     from dmt.data.registry import dataset_info
 
-    return {"dataset": dataset, "num_classes": dataset_info(dataset).num_classes, **more}
+    return {"dataset": dataset, "num_classes": dataset_info(dataset, data).num_classes, **more}
 
 
 def _read_split(root, split: str) -> list[str]:
@@ -79,7 +80,7 @@ def _dataset(name: str, root, ids, *, augment=None, pseudo=None, with_masks=True
     from dmt.data.transforms import train_transform
     from dmt.data.voc import SegmentationDataset
 
-    info = dataset_info(name)
+    info = dataset_info(name, root)
     if info.task == "classification":
         from dmt.data.classification import AUGMENT, ClassificationDataset, classification_train_transform
 
@@ -127,6 +128,10 @@ def cmd_prepare(args) -> None:
             f"--config {k}=/path ({RAW_INPUTS[k]}), or --{k.replace('_', '-')}" for k in missing))
     _outputs(args.out)
     kwargs = {k: getattr(args, k) for k in (*info.raw_inputs, *info.options)}
+    if args.fingerprint:
+        if not info.inspect:
+            raise DMTError(f"--fingerprint is for data sets of your own files (folder), not {args.dataset}")
+        kwargs["fingerprint"] = args.fingerprint
     summary = prepare_function(args.dataset)(out_root=args.out, **kwargs)
     log.info("%s prepared in %s: %s", args.dataset, args.out, json.dumps(summary["counts"]))
 
@@ -156,6 +161,10 @@ def cmd_split(args) -> None:
     labeled = int(args.labeled) if args.labeled.isdigit() else args.labeled
     fixed = _id_list(args.data, args.labeled_list) if args.labeled_list else None
     tiny = _id_list(args.data, args.valtiny_list) if args.valtiny_list else None
+    if labeled == "all":
+        if fixed is None:
+            raise DMTError("--labeled all takes every id of --labeled-list, and none is given")
+        labeled = len(fixed)
     # valtiny comes from val (segmentation) or, with --valtiny-from-train, from train.
     val = None if args.valtiny_from_train else _read_split(args.data, args.val_split)
     try:
@@ -203,7 +212,7 @@ def cmd_train(args) -> None:
     checkpoint = out.with_name(out.name + ".ckpt")
     _outputs(out, sidecar_path(out), checkpoint)
     device = pick_device(args.device)
-    info = dataset_info(job.dataset)
+    info = dataset_info(job.dataset, job.data)
     torch.manual_seed(spec.seed)
 
     labeled_ids = [i for path in job.labeled for i in _ids(path)]
@@ -224,7 +233,7 @@ def cmd_train(args) -> None:
     elif spec.online_threshold:  # the student labels these images itself, at every step
         pseudo = _dataset(job.dataset, job.data, _ids(job.unlabeled), augment=spec, with_masks=False)
     if "from" in job.init:
-        model, meta = load_model(job.init["from"], device, expect=_expect(job.dataset))
+        model, meta = load_model(job.init["from"], device, expect=_expect(job.dataset, job.data))
     else:
         try:
             options = job.init.get("options", {})
@@ -274,25 +283,34 @@ def cmd_pseudo(args) -> None:
     summary_path = sidecar_path(args.out)
     _outputs(args.out, summary_path)
     device = pick_device(args.device)
-    model, meta = load_model(job.teacher, device, expect=_expect(job.dataset))
+    model, meta = load_model(job.teacher, device, expect=_expect(job.dataset, job.data))
     dataset = _dataset(job.dataset, job.data, _ids(job.unlabeled), with_masks=job.with_truth)
-    if dataset_info(job.dataset).task == "classification":
+    # The accuracy of the kept labels is measured against the unlabeled images' masks where the
+    # data set has them (benchmarks); a user's unlabeled images have none, and the summary says so.
+    truth = {"ground_truth": job.with_truth}
+    if not job.with_truth:
+        truth["note"] = "no ground truth for the unlabeled images: the accuracy of the kept labels is not measured"
+
+    def accuracy(summary):
+        return summary["kept_accuracy"] if job.with_truth else "not measured (no ground truth)"
+
+    if dataset_info(job.dataset, job.data).task == "classification":
         from dmt.pseudo_images import generate_image_labels
 
         with _naming(job.teacher):
             summary = generate_image_labels(model, dataset, args.out, job.alpha, file_digest(job.teacher),
                                             device, job.batch_size, amp=job.amp, classwise=job.classwise)
-        write_json(summary_path, {**summary, **sidecar_fields(args.out)})
+        write_json(summary_path, {**summary, **truth, **sidecar_fields(args.out)})
         log.info("pseudo labels -> %s: kept %d of %d images (%s top %.0f%%), accuracy of kept %s",
                  args.out, summary["kept"], summary["num_images"], summary["selection"],
-                 100 * job.alpha, summary["kept_accuracy"])
+                 100 * job.alpha, accuracy(summary))
         return
     with _naming(job.teacher):
         summary = generate(model, dataset, args.out, meta["num_classes"], job.alpha,
                            file_digest(job.teacher), device, job.batch_size, job.pad_to, amp=job.amp)
-    write_json(summary_path, {**summary, **sidecar_fields(args.out)})
+    write_json(summary_path, {**summary, **truth, **sidecar_fields(args.out)})
     log.info("pseudo labels -> %s: kept %.1f%% of pixels, accuracy of kept %s", args.out,
-             100 * summary["kept_fraction"], summary["kept_accuracy"])
+             100 * summary["kept_fraction"], accuracy(summary))
 
 
 def cmd_evaluate(args) -> None:
@@ -305,8 +323,8 @@ def cmd_evaluate(args) -> None:
 
     _outputs(args.out)
     device = pick_device(args.device)
-    model, _ = load_model(args.model, device, expect=_expect(args.dataset))
-    info = dataset_info(args.dataset)
+    model, _ = load_model(args.model, device, expect=_expect(args.dataset, args.data))
+    info = dataset_info(args.dataset, args.data)
     if info.task == "classification":
         from dmt.evaluate import evaluate_classification
 
@@ -327,8 +345,7 @@ def cmd_evaluate(args) -> None:
     result = {"model": str(args.model), "model_digest": file_digest(args.model)}
     with _naming(args.model):
         result.update(evaluate_subsets(model, _dataset(args.dataset, args.data, ids), subsets, device,
-                                       args.batch_size, args.pad_to,
-                                       class_names=dataset_info(args.dataset).class_names,
+                                       args.batch_size, args.pad_to, class_names=info.class_names,
                                        amp=not args.no_amp))
     for split in subsets:
         log.info("%s mIoU %.4f on %s", split, result[split]["miou"], args.model)
@@ -397,6 +414,42 @@ def cmd_summary(args) -> None:
     log.info("summary of %d runs -> %s", len(table), out)
 
 
+def cmd_export(args) -> None:
+    from dmt.final_model import export
+
+    candidates = {}
+    for item in args.candidate:
+        label, sep, path = item.partition("=")
+        if not (sep and label and path):
+            raise DMTError(f"--candidate takes SELECTED=FILE items, e.g. B5=results/x/iter5/B/model.pt; got {item!r}")
+        candidates[label] = path
+    from dmt.modelfile import load_model
+
+    def load(path, device):
+        return load_model(path, device, expect=_expect(args.dataset, args.data))
+
+    meta = export(args.final, candidates, load, dataset=args.dataset, data_root=args.data,
+                  experiment=args.experiment, run=args.run, method=args.method, pad_to=args.pad_to,
+                  out=args.out)
+    log.info("final model %s (%s, iteration %d) -> %s", meta["origin"]["selected"], meta["origin"]["source"],
+             meta["origin"]["iteration"], args.out)
+
+
+def cmd_predict(args) -> None:
+    from dmt.final_model import check_exported
+    from dmt.inference import pick_device
+    from dmt.modelfile import load_model
+    from dmt.predict import run_predict
+
+    device = pick_device(args.device)
+    model, meta = load_model(args.model, device)
+    check_exported(meta, args.model)
+    summary = run_predict(model, meta, args.images, args.out, device, batch_size=args.batch_size,
+                          pad_to=args.pad_to, confidence=args.confidence, overlay=args.overlay,
+                          amp=not args.no_amp, num_workers=args.num_workers)
+    log.info("predicted %d images with %s -> %s", summary["images"], args.model, args.out)
+
+
 # ----------------------------------------------------------------------------- parser
 
 
@@ -437,6 +490,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="digits, digits_cls: composition / test-set seed")
     p.add_argument("--n-train", type=int, default=1000, help="digits: train canvases")
     p.add_argument("--n-val", type=int, default=300, help="digits: val canvases")
+    p.add_argument("--fingerprint", help="folder: the digest of its files the workflow planned with; "
+                   "preparation stops if the folder has changed since")
     p.set_defaults(func=cmd_prepare)
 
     p = sub.add_parser("split", help="seeded labeled / unlabeled / valtiny id lists")
@@ -520,6 +575,36 @@ def build_parser() -> argparse.ArgumentParser:
                    help="metrics of model M (A, B) after iteration I (0 = baseline)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_final)
+
+    p = sub.add_parser("export", help="write the final model selected by `final` as one self-describing file")
+    p.add_argument("--final", required=True, help="the run's final_miou.json / final_acc.json")
+    p.add_argument("--candidate", required=True, nargs="+", action="extend", metavar="SELECTED=FILE",
+                   help="model file of each name `final` may select (B5, iter3 ...); repeatable")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--data", required=True, help="the prepared data set (class names, palette, image size)")
+    p.add_argument("--experiment", required=True)
+    p.add_argument("--run", required=True)
+    p.add_argument("--method", required=True)
+    p.add_argument("--pad-to", type=int, nargs=2, default=(0, 0), metavar=("H", "W"),
+                   help="segmentation: the training crop, to which predictions zero-pad smaller images")
+    p.add_argument("--out", required=True, help="e.g. results/{run}/final_model.pt")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("predict", help="label images with an exported model (results/{run}/final_model.pt)")
+    _runtime_args(p)
+    p.add_argument("--model", required=True, help="an exported model, results/{run}/final_model.pt")
+    p.add_argument("--images", required=True, help="a folder of .jpg/.jpeg/.png images, or a text file "
+                   "listing image paths (one per line, relative to the file's folder)")
+    p.add_argument("--out", required=True, help="folder for the masks (segmentation: {id}.png) or "
+                   "predictions.csv (classification), and predictions.json")
+    p.add_argument("--confidence", action="store_true", help="also confidence/{id}.npy: max softmax, float16")
+    p.add_argument("--overlay", action="store_true", help="also overlay/{id}.jpg: the image blended with its mask")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--pad-to", type=int, nargs=2, default=None, metavar=("H", "W"),
+                   help="zero-pad inputs to at least H x W (default: the model's training crop)")
+    p.add_argument("--num-workers", type=int, default=0, help="DataLoader processes decoding images")
+    p.add_argument("--no-amp", action="store_true", help="full precision on CUDA")
+    p.set_defaults(func=cmd_predict)
 
     from dmt.report_cli import add_parsers
 

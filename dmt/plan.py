@@ -30,8 +30,9 @@ import shlex
 from dataclasses import dataclass
 from fractions import Fraction
 
-from dmt.data.registry import RAW_INPUTS, dataset_info
+from dmt.data.registry import RAW_INPUTS, dataset_info, inspect_function
 from dmt.data.splits import labeled_count
+from dmt.errors import DMTError
 from dmt.jobs import PseudoJob, TrainJob
 from dmt.methods import METHODS, ROWS, Method
 
@@ -63,8 +64,10 @@ def finetune_seed(iteration: int, model_seed: int) -> int:
 
 
 class Experiment:
-    def __init__(self, name: str, cfg: dict, config: dict):
+    def __init__(self, name: str, cfg: dict, config: dict, inspected: dict | None = None):
         self.name, self.cfg, self._config = name, cfg, config
+        # Raw-input summaries (``raw_summary``), shared by the experiments of one plan.
+        self._inspected = {} if inspected is None else inspected
         self.dataset = cfg["dataset"]
         self.info = dataset_info(self.dataset)
         self.task = self.info.task
@@ -79,15 +82,70 @@ class Experiment:
     def split_file(self, kind: str) -> str:
         return f"resources/splits/{self.name}/{kind}.txt"
 
+    def has_raw_inputs(self) -> bool:
+        return all(self._config.get(k) for k in self.needs_raw())
+
+    def raw_summary(self) -> dict | None:
+        """What the data set's raw files say before preparation (``inspect`` of its registry entry:
+        class names, list sizes, a fingerprint of the files); None for data sets without one. A
+        broken folder stops the plan here, before any job, naming the file."""
+        if not self.info.inspect:
+            return None
+        where = f"experiment {self.name} (dataset: {self.dataset})"
+        kwargs = {k: raw_input(self._config, k, where) for k in self.info.raw_inputs}
+        key = (self.dataset, *sorted(kwargs.items()))
+        if key not in self._inspected:
+            try:
+                self._inspected[key] = inspect_function(self.dataset)(**kwargs)
+            except DMTError as e:
+                raise PlanError(f"{where}: {e}") from None
+        return self._inspected[key]
+
     @property
     def train_size(self) -> int | None:
         """Images in the train list the split partitions, where known before preparation."""
         if "n_train" in self.info.options:
             return self._config["digits"]["n_train"]
+        if self.info.inspect:
+            return self.raw_summary()["train"]
         return self.info.train_size
+
+    def labeled_list(self) -> str:
+        """The fixed labeled list: the experiment's ``labeled_list``, else the data set's own
+        (``data:labeled`` of a folder data set), else '' (the split draws the labeled ids)."""
+        return self.fixed_list("labeled_list") or ""
+
+    def fixed_labeled_count(self) -> int | None:
+        """Size of the fixed labeled list where known before preparation (a file of the user's,
+        or the data set's own list counted from its raw files)."""
+        value = self.labeled_list()
+        if self.info.labeled_split and value == f"data:{self.info.labeled_split}" and self.info.inspect:
+            return self.raw_summary()[self.info.labeled_split]
+        if value.startswith("published:"):
+            from dmt.data.splits import read_published
+
+            try:
+                return len(read_published(value.removeprefix("published:")))
+            except ValueError as e:
+                raise PlanError(f"experiment {self.name}: labeled_list: {e}") from None
+        if value and not value.startswith("data:"):
+            from dmt.data.voc import read_id_file
+
+            try:
+                return len(read_id_file(value))
+            except DMTError as e:
+                raise PlanError(f"experiment {self.name}: labeled_list: {e}") from None
+        return None
 
     def labeled_ratio(self) -> Fraction:
         labeled = self.cfg["labeled"]
+        if labeled == "all":
+            count = self.fixed_labeled_count()
+            if count is None or self.train_size is None:
+                raise PlanError(f"experiment {self.name}: labeled: all with labeled_list "
+                                f"{self.labeled_list()}: its size is unknown before preparation; "
+                                f"give labeled: <its number of ids>")
+            return Fraction(count, self.train_size)
         if isinstance(labeled, str):
             return Fraction(labeled)
         if self.train_size is None:
@@ -100,8 +158,11 @@ class Experiment:
 
     def fixed_list(self, key: str) -> str | None:
         """``labeled_list`` / ``valtiny_list`` with ``{split_seed}`` filled in: the published list
-        k of the paper for split seed k, e.g. ``published:dst-cbc/voc/20_labeled_{split_seed}.txt``."""
+        k of the paper for split seed k, e.g. ``published:dst-cbc/voc/20_labeled_{split_seed}.txt``.
+        A data set with its own labeled list (a folder's ``labeled``) uses it by default."""
         value = self.cfg.get(key)
+        if not value and key == "labeled_list" and self.info.labeled_split:
+            value = f"data:{self.info.labeled_split}"
         return value.format(split_seed=self.cfg["split_seed"]) if value else None
 
     def list_files(self) -> list[str]:
@@ -160,6 +221,16 @@ class Experiment:
             return f"imagenet:{raw_input(self._config, 'imagenet_checkpoint', f'experiment {self.name} (weights: imagenet)')}"
         return weights
 
+    def predict_images(self) -> str:
+        """The experiment's ``predict_images`` folder (or list file), checked to exist."""
+        path = self.cfg.get("predict_images")
+        if not path:
+            raise PlanError(f"experiment {self.name} has no predict_images: set it to a folder of images "
+                            f"(or a file listing them) to predict them with its final model")
+        if not os.path.exists(path):
+            raise PlanError(f"predict_images: {path} (experiment {self.name}) does not exist")
+        return path
+
     def needs_raw(self) -> list[str]:
         """Config keys of the local files this experiment reads."""
         checkpoints = [f"{w}_checkpoint" for w in self.cfg["weights"] if w in ("coco", "imagenet")]
@@ -207,6 +278,10 @@ class Experiment:
 
     def oracle_job(self) -> TrainJob:
         """Fully supervised reference: every train id labeled (labeled + unlabeled lists)."""
+        if not self.info.unlabeled_masks:
+            raise PlanError(f"results/{self.name}/oracle is not part of experiment {self.name}: data set "
+                            f"{self.dataset} has no masks for its unlabeled images, so there is no fully "
+                            f"supervised reference")
         seed = self.model_seed("A")
         return TrainJob(dataset=self.dataset, data=self.data_root,
                         labeled=[self.split_file("labeled"), self.split_file("unlabeled")],
@@ -221,14 +296,27 @@ class Experiment:
             raise PlanError(f"{where}: method {self.method.name} does not apply to {self.task} "
                             f"(data set {self.dataset}); use one of {', '.join(ok)}")
         labeled = c["labeled"]
-        if isinstance(labeled, str):
+        if labeled == "all" and not self.labeled_list():
+            raise PlanError(f"{where}: labeled: all takes every id of a fixed labeled list, and there is "
+                            f"none: set labeled_list (data:NAME or a file), or labeled to a count or ratio")
+        if self.info.labeled_split and isinstance(labeled, str) and labeled != "all":
+            raise PlanError(f"{where}: data set {self.dataset} has its own labeled images (those with "
+                            f"masks): labeled must be all (or their number), not the ratio {labeled!r}")
+        if isinstance(labeled, str) and labeled != "all":
             ratio = Fraction(labeled)
             if not 0 < ratio < 1:
                 raise PlanError(f"{where}: labeled: {labeled!r} must be a ratio between 0 and 1 "
                                 f"(exclusive): some train images must stay unlabeled")
         self._check_published_lists()
-        size = self.train_size
-        if size is not None and not c.get("labeled_list"):
+        if self.info.inspect and self.has_raw_inputs():
+            # The user's files, read now: a bad classes.yaml or a missing mask stops the run before
+            # any job; a count that is not the labeled list's is caught before the split.
+            count = self.fixed_labeled_count()
+            if isinstance(labeled, int) and count is not None and labeled != count:
+                raise PlanError(f"{where}: labeled: {labeled}, but the labeled list {self.labeled_list()} "
+                                f"has {count} ids; use labeled: all")
+        size = None if self.labeled_list() else self.train_size  # a fixed list is checked by the split
+        if size is not None:
             # Classification draws valtiny from train first.
             pool = size - (c["valtiny"] if self.task == "classification" else 0)
             try:
@@ -297,18 +385,52 @@ class Run:
     def final_path(self) -> str:
         return f"results/{self.name}/final_{self.metric}.json"
 
+    @property
+    def final_model_path(self) -> str:
+        return f"results/{self.name}/final_model.pt"
+
+    @property
+    def predictions_path(self) -> str:
+        return f"results/{self.name}/predictions"
+
+    def final_candidates(self) -> dict[str, str]:
+        """The models `final` may select, by the name it gives them (``selected`` of
+        dmt.final): the last iteration's A / B (segmentation), iterations 1..N (classification)."""
+        last = self.iterations
+        if self.task == "classification":
+            return {f"iter{i}": self.model_path(i, "A") for i in range(1, last + 1)}
+        return {f"{m}{last}": self.model_path(last, m) for m in self.models}
+
+    def export_args(self) -> str:
+        """Flags of `python -m dmt export`: the candidates and what the exported model records."""
+        e = self.exp
+        args = [f"--dataset {e.dataset}", f"--experiment {e.name}", f"--run {self.name}",
+                f"--method {self.method.name}"]
+        args += [f"--candidate {label}={path}" for label, path in self.final_candidates().items()]
+        if self.task == "segmentation":  # predictions pad to the training crop, as pseudo-labelling
+            args.append("--pad-to {} {}".format(*e.cfg["crop_size"]))
+        return " ".join(args)
+
     def teacher(self, m: str) -> str:
         """The model whose previous iteration labels for student ``m``."""
         return {"A": "B", "B": "A"}[m] if len(self.models) == 2 else m
 
+    def deliverables(self) -> list[str]:
+        """What the run is for (the workflow's default targets): its final summary, its exported
+        model and, where the experiment sets predict_images, the predictions."""
+        out = [self.final_path, self.final_model_path]
+        return out + [self.predictions_path] if self.exp.cfg.get("predict_images") else out
+
     def targets(self) -> list[str]:
-        out = [self.final_path]
+        out = self.deliverables()
         last = self.iterations
         out += [f"results/{self.name}/iter{{1..{last}}}/{m}/model.pt" for m in self.models]
         if not self.method.online:
             out += [f"results/{self.name}/iter{{1..{last}}}/pseudo_{self.teacher(m)}.h5" for m in self.models]
         if self.is_base:
-            out += [self.exp.baseline_path(m) for m in self.models] + [f"results/{self.name}/oracle/metrics.json"]
+            out += [self.exp.baseline_path(m) for m in self.models]
+            if self.exp.info.unlabeled_masks:
+                out.append(f"results/{self.name}/oracle/metrics.json")
         return out
 
     def _no_such(self, what: str) -> PlanError:
@@ -358,7 +480,7 @@ class Run:
                          batch_size=e.cfg["inference_batch_size"],
                          pad_to=list(e.cfg["crop_size"]) if seg else [0, 0],
                          classwise=not seg and e.cfg["classification"]["selection"] == "classwise",
-                         amp=e.cfg["amp"])
+                         amp=e.cfg["amp"], with_truth=e.info.unlabeled_masks)
 
     def final_metrics(self) -> dict[str, str]:
         """``"{i}:{m}"`` -> metrics file of every model of the run, iteration 0 included."""
@@ -401,7 +523,8 @@ class Plan:
 
     def __init__(self, config: dict):
         self.config = config
-        self.experiments = {name: Experiment(name, merge(config["defaults"], exp or {}), config)
+        inspected: dict = {}
+        self.experiments = {name: Experiment(name, merge(config["defaults"], exp or {}), config, inspected)
                             for name, exp in config["experiments"].items()}
         self.runs: dict[str, Run] = {}
         for exp in self.experiments.values():
@@ -544,7 +667,13 @@ class Plan:
         return sorted({p for r in runs for p in (r["final"], r["oracle"]) if p})
 
     def has_raw_inputs(self, exp: str) -> bool:
-        return all(self.config.get(k) for k in self.experiment(exp).needs_raw())
+        return self.experiment(exp).has_raw_inputs()
+
+    def raw_fingerprint(self, dataset: str) -> str:
+        """For data sets the plan inspects (the user's folder): the digest of their raw files'
+        names, sizes and times ('' for the others)."""
+        users = [e for e in self.experiments.values() if e.dataset == dataset and e.info.inspect]
+        return users[0].raw_summary()["fingerprint"] if users else ""
 
     def prepare_args(self, dataset: str) -> str:
         """Flags of `python -m dmt prepare DATASET`: the raw inputs (checked to exist) and options."""
@@ -552,6 +681,10 @@ class Plan:
         args = [f"--{key.replace('_', '-')} {shlex.quote(raw_input(self.config, key, f'data set {dataset}'))}"
                 for key in info.raw_inputs]
         args += [f"--{key.replace('_', '-')} {self.config['digits'][key]}" for key in info.options]
+        if info.inspect:
+            # In the rule's params: editing the user's folder changes them, so it is prepared again
+            # (and what follows reruns); the command checks the folder still is what was planned.
+            args.append(f"--fingerprint {self.raw_fingerprint(dataset)}")
         return " ".join(args)
 
     def datasets(self) -> list[str]:

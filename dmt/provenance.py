@@ -38,6 +38,9 @@ STAGE_MODULES: dict[str, tuple[str, ...]] = {
     "evaluate": ("evaluate.py", "inference.py", *_MODELS, *_READERS),
     "final": ("final.py",),
     "tables": ("tables.py", "methods.py"),
+    # The exported final model (its metadata: classes, palette, normalisation) and predictions.
+    "export": ("final_model.py", "data/voc.py", "data/folder.py", *_MODELS),
+    "predict": ("predict.py", "final_model.py", "inference.py", "data/voc.py", "data/folder.py", *_MODELS),
     "split": ("data/splits.py", "sampling.py", "data/voc.py", "data/classification.py"),
     "convert_coco": ("models/deeplab_v2.py",),
     # The report's figures and tables; the examples predict with the models, as evaluation does.

@@ -119,7 +119,7 @@ def _segmentation_examples(args, info) -> None:
     store = PseudoLabelStore(args.pseudo) if args.pseudo else None
 
     def predict_with(path):
-        model, _ = load_model(path, device, expect=_expect(args.dataset))
+        model, _ = load_model(path, device, expect=_expect(args.dataset, args.data))
         out = predictions(model, dataset, device, args.batch_size, args.pad_to, amp=not args.no_amp)
         del model
         if device.type == "cuda":

@@ -215,3 +215,90 @@ def run_python(script: str, *args, timeout: float = 120) -> subprocess.Completed
                           text=True, timeout=timeout, env={**os.environ, "PYTHONPATH": path})
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc
+
+
+def digits_as_folder(digits_root: Path, out: Path, labeled_ids, colors: dict[str, list[int]] | None = None) -> Path:
+    """The prepared digits set (``python -m dmt prepare digits``, VOC layout) in the folder data
+    set's layout under ``out`` (returned): ``labeled_ids`` of its train list with their masks,
+    the other train ids as unlabeled images without masks, val with masks, classes.yaml with the
+    digits' class names (``colors``: class name -> RGB for some of them). Files are copied as
+    they are (JPEG images, palette PNG masks)."""
+    import shutil
+
+    import yaml
+
+    from dmt.data.registry import DIGITS_CLASSES
+
+    digits_root, out = Path(digits_root), Path(out)
+    lists = digits_root / "ImageSets" / "Segmentation"
+    train = (lists / "train.txt").read_text().split()
+    val = (lists / "val.txt").read_text().split()
+    labeled = set(labeled_ids)
+    assert labeled <= set(train), "labeled ids must come from the digits train list"
+    sets = {"labeled": [i for i in train if i in labeled], "unlabeled": [i for i in train if i not in labeled],
+            "val": val}
+    for name, ids in sets.items():
+        (out / name / "images").mkdir(parents=True)
+        if name != "unlabeled":
+            (out / name / "masks").mkdir(parents=True)
+        for image_id in ids:
+            shutil.copy(digits_root / "JPEGImages" / f"{image_id}.jpg", out / name / "images")
+            if name != "unlabeled":
+                shutil.copy(digits_root / "SegmentationClass" / f"{image_id}.png", out / name / "masks")
+    colors = colors or {}
+    classes = [{"name": n, "color": colors[n]} if n in colors else n for n in DIGITS_CLASSES]
+    (out / "classes.yaml").write_text(yaml.safe_dump({"classes": classes}, sort_keys=False))
+    return out
+
+
+FOLDER_CLASSES = ("background", "cat", "dog")
+
+
+def folder_mask(h: int, w: int, k: int) -> np.ndarray:
+    """Background with a box of class 1 or 2 (by ``k``) and a 255 (unlabeled) border row."""
+    mask = np.zeros((h, w), np.uint8)
+    mask[h // 4: 3 * h // 4, w // 4: 3 * w // 4] = 1 + k % 2
+    mask[0] = 255
+    return mask
+
+
+def make_mini_folder(root: Path, counts=(("labeled", 3), ("unlabeled", 4), ("val", 2)),
+                     size: tuple[int, int] = (20, 24), seed: int = 0) -> Path:
+    """A folder data set under ``root`` (returned) in the layout users give: classes.yaml (three
+    classes, one with a colour), {labeled,unlabeled,val}/images with masks for labeled and val.
+    Images alternate JPEG RGB, PNG RGB, PNG greyscale and PNG RGBA; masks alternate greyscale and
+    palette PNGs. Ids are ``{set}_{k}``."""
+    import yaml
+
+    from dmt.data.voc import write_mask_png
+
+    root = Path(root)
+    rng = np.random.default_rng(seed)
+    h, w = size
+    for name, n in counts:
+        (root / name / "images").mkdir(parents=True)
+        if name != "unlabeled":
+            (root / name / "masks").mkdir(parents=True)
+        for k in range(n):
+            image_id = f"{name}_{k}"
+            pixels = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+            kind = k % 4
+            if kind == 0:
+                Image.fromarray(pixels).save(root / name / "images" / f"{image_id}.jpg", quality=95)
+            elif kind == 1:
+                Image.fromarray(pixels).save(root / name / "images" / f"{image_id}.png")
+            elif kind == 2:
+                Image.fromarray(pixels[..., 0]).save(root / name / "images" / f"{image_id}.png")
+            else:
+                alpha = rng.integers(0, 256, (h, w, 1), dtype=np.uint8)
+                Image.fromarray(np.concatenate([pixels, alpha], axis=2)).save(
+                    root / name / "images" / f"{image_id}.png")
+            if name != "unlabeled":
+                mask = folder_mask(h, w, k)
+                if k % 2:
+                    write_mask_png(root / name / "masks" / f"{image_id}.png", mask)
+                else:
+                    Image.fromarray(mask).save(root / name / "masks" / f"{image_id}.png")
+    classes = ["background", {"name": "cat", "color": [200, 100, 0]}, "dog"]
+    (root / "classes.yaml").write_text(yaml.safe_dump({"classes": classes, "ignore_index": 255}))
+    return root

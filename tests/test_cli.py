@@ -97,7 +97,7 @@ def test_help_lists_every_command(capsys):
         main(["--help"])
     assert e.value.code == 0
     out = capsys.readouterr().out
-    for command in ("prepare", "split", "dms", "train", "pseudo", "evaluate", "final"):
+    for command in ("prepare", "split", "dms", "train", "pseudo", "evaluate", "final", "export", "predict"):
         assert command in out
 
 

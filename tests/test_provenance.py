@@ -16,6 +16,8 @@ ENTRIES = {
     "evaluate": ["dmt.evaluate", "dmt.models", "dmt.inference", "dmt.data.voc", "dmt.data.classification"],
     "final": ["dmt.final"],
     "tables": ["dmt.tables", "dmt.methods"],
+    "export": ["dmt.final_model", "dmt.models"],
+    "predict": ["dmt.predict", "dmt.final_model", "dmt.inference", "dmt.models"],
     "split": ["dmt.data.splits", "dmt.sampling", "dmt.data.voc", "dmt.data.classification"],
     # dmt.report_cli, like dmt.cli, reaches every command's imports; its digest covers it directly.
     "report": ["dmt.plots", "dmt.report_data", "dmt.examples", "dmt.models",

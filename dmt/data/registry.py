@@ -6,7 +6,8 @@ Adding a data set: an entry in DATASETS and its name in the config schema's ``da
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 VOC_CLASSES = (
     "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair",
@@ -42,9 +43,25 @@ class DatasetInfo:
     raw_inputs: tuple[str, ...] = ()
     # Keys of the config's ``digits:`` section that parameterise an embedded data set.
     options: tuple[str, ...] = ()
+    # A data set whose classes are the user's: the file in its raw and prepared folders naming
+    # them (``dataset_info(name, root)`` reads it; class_names stays empty without a root).
+    classes_file: str = ""
+    # RGB per class where the data set defines colours (None: VOC's palette colour of the index).
+    class_colors: tuple = ()
+    # The data set's own list of labeled ids (its masks); the split takes it as it is.
+    labeled_split: str = ""
+    # Whether the train ids outside the labeled list have ground truth (for the accuracy of
+    # pseudo labels and the fully supervised oracle).
+    unlabeled_masks: bool = True
+    # ``module:function`` the plan calls at configuration time with the raw inputs (by keyword):
+    # class names and list sizes read from file names, before preparation (dmt.data.folder.inspect).
+    inspect: str = ""
 
     @property
     def num_classes(self) -> int:
+        if not self.class_names and self.classes_file:
+            raise ValueError(f"the classes of data set {self.name} are in its {self.classes_file}: "
+                             f"call dataset_info({self.name!r}, root)")
         return len(self.class_names)
 
 
@@ -56,6 +73,7 @@ RAW_INPUTS = {
     "cifar10_root": "the folder holding cifar-10-batches-py/ (CIFAR-10, python version)",
     "coco_checkpoint": "the Caffe-converted COCO DeepLab-v2 weights (e.g. resnet101COCO-41f33a49.pth)",
     "imagenet_checkpoint": "a torchvision resnet101 ImageNet state dict (e.g. resnet101-63fe2227.pth)",
+    "folder_root": "your own data: the folder holding classes.yaml, labeled/, unlabeled/ and val/",
 }
 
 DATASETS = {
@@ -73,18 +91,40 @@ DATASETS = {
     "digits_cls": DatasetInfo("digits_cls", tuple(str(d) for d in range(10)), task="classification",
                               test_split="test", train_size=1300,
                               prepare="dmt.data.classification:prepare_digits_cls", options=("seed",)),
+    # Your own images (dmt/data/folder.py): masks for the labeled and val ones only.
+    "folder": DatasetInfo("folder", (), image_ext=".png", prepare="dmt.data.folder:prepare_folder",
+                          raw_inputs=("folder_root",), classes_file="classes.yaml",
+                          labeled_split="labeled", unlabeled_masks=False,
+                          inspect="dmt.data.folder:inspect"),
 }
 
 
-def dataset_info(name: str) -> DatasetInfo:
+def dataset_info(name: str, root=None) -> DatasetInfo:
+    """What the pipeline knows about data set ``name``; for one whose classes are the user's
+    (``classes_file``), ``root`` is a folder holding that file (raw or prepared) to read them."""
     if name not in DATASETS:
         raise ValueError(f"unknown data set {name!r}; known: {', '.join(sorted(DATASETS))}")
-    return DATASETS[name]
+    info = DATASETS[name]
+    if info.classes_file and root is not None:
+        from dmt.data.folder import read_classes
+
+        classes = read_classes(Path(root) / info.classes_file)
+        info = replace(info, class_names=classes.names, class_colors=classes.colors)
+    return info
+
+
+def _function(spec: str):
+    import importlib
+
+    module, _, function = spec.partition(":")
+    return getattr(importlib.import_module(module), function)
 
 
 def prepare_function(name: str):
     """The function that prepares data set ``name``."""
-    import importlib
+    return _function(dataset_info(name).prepare)
 
-    module, _, function = dataset_info(name).prepare.partition(":")
-    return getattr(importlib.import_module(module), function)
+
+def inspect_function(name: str):
+    """The function that reads data set ``name``'s raw inputs at configuration time."""
+    return _function(dataset_info(name).inspect)

@@ -65,9 +65,10 @@ def read_split(root, split: str) -> list[str]:
     return read_id_file(Path(root) / "ImageSets" / "Segmentation" / f"{split}.txt")
 
 
-def write_mask_png(path, mask: np.ndarray) -> None:
+def write_mask_png(path, mask: np.ndarray, palette: list[int] | None = None) -> None:
+    """Class ids as a palette PNG (VOC's colours unless ``palette``, 768 values, is given)."""
     image = Image.fromarray(np.asarray(mask, dtype=np.uint8), mode="P")
-    image.putpalette(VOC_PALETTE)
+    image.putpalette(palette or VOC_PALETTE)
     with atomic_path(path) as tmp:
         image.save(tmp, format="PNG")
 

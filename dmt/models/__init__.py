@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import torch
 
-from dmt.models.deeplab_v2 import DeepLabV2
+from dmt.models.deeplab_v2 import DeepLabV2, Normalize
 from dmt.models.small import SmallDeepLab
 from dmt.models.wide_resnet import wrn_10_2, wrn_28_2
 
@@ -79,3 +79,16 @@ def model_meta(name: str, num_classes: int, weights: str, options: dict | None =
 def rebuild(meta: dict) -> torch.nn.Module:
     """The architecture a checkpoint's ``meta`` describes (weights to be loaded by the caller)."""
     return _construct(meta["model"], meta["num_classes"], meta.get("init", "scratch"), meta.get("options"))
+
+
+def input_normalization(model: torch.nn.Module) -> dict:
+    """What ``model`` does to the raw 0-255 RGB images it takes before its first layer (it does so
+    itself; the init decides it, e.g. Caffe's BGR mean for COCO weights): the channel order, then
+    (x - mean) / std per channel in that order, in 0-255 units. For people using the weights elsewhere."""
+    norm = getattr(model, "normalize", None)
+    if isinstance(norm, Normalize):  # deeplab_v2: per init
+        order, mean, std = ("bgr" if norm.bgr else "rgb"), norm.mean / norm.scale, norm.std / norm.scale
+    else:  # small_deeplab, wrn_*: mean and std buffers already in 0-255 units
+        order, mean, std = "rgb", model.mean, model.std
+    return {"channels": order, "mean": [round(float(v), 4) for v in mean.flatten()],
+            "std": [round(float(v), 4) for v in std.flatten()]}

@@ -1,0 +1,284 @@
+"""The exported final model (dmt/final_model.py) and `python -m dmt predict` (dmt/predict.py)."""
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from dmt.modelfile import save_model
+from dmt.cli import main
+from dmt.data.voc import VOC_PALETTE, read_image
+from dmt.final_model import FORMAT
+from dmt.models import build_model, model_meta
+from fixtures import make_mini_folder
+
+CROP = (16, 16)
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    err = capsys.readouterr().err.strip().splitlines()
+    return code, (err[-1] if err else "")
+
+
+def save_trained(path, name, num_classes, dataset, seed=0, **extra):
+    """A model file as `python -m dmt train` writes it (weights, meta, spec, summary)."""
+    model = build_model(name, num_classes, seed=seed)
+    meta = {**model_meta(name, num_classes, "scratch"), "dataset": dataset, "dmt_version": "0.1.0"}
+    save_model(path, model.state_dict(), meta, spec={"seed": seed}, summary={"steps": 1}, **extra)
+    return model
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """A prepared folder data set (3 classes, 'cat' coloured 200,100,0)."""
+    tmp = tmp_path_factory.mktemp("data")
+    out = tmp / "prepared"
+    assert main(["prepare", "folder", "--folder-root", str(make_mini_folder(tmp / "mine")), "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def exported(data, tmp_path_factory):
+    """A run's files as the workflow leaves them, exported: (final_model.pt, the selected model)."""
+    tmp = tmp_path_factory.mktemp("run")
+    save_trained(tmp / "A1.pt", "small_deeplab", 3, "folder", seed=1)
+    selected = save_trained(tmp / "B1.pt", "small_deeplab", 3, "folder", seed=2)
+    (tmp / "final_miou.json").write_text(json.dumps({"selected": "B1", "miou": 0.5, "baseline_miou": 0.25}))
+    out = tmp / "final_model.pt"
+    assert main(["export", "--final", str(tmp / "final_miou.json"), "--candidate", f"A1={tmp / 'A1.pt'}",
+                 f"B1={tmp / 'B1.pt'}", "--dataset", "folder", "--data", str(data), "--experiment", "mine",
+                 "--run", "mine", "--method", "dmt", "--pad-to", *map(str, CROP), "--out", str(out)]) == 0
+    return out, selected.eval()
+
+
+def test_the_exported_model_loads_without_code_and_describes_itself(exported, tmp_path):
+    path, selected = exported
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    meta = saved["meta"]
+    assert meta["format"] == FORMAT and meta["task"] == "segmentation"
+    assert (meta["model"], meta["num_classes"], meta["init"]) == ("small_deeplab", 3, "scratch")
+    assert meta["class_names"] == ["background", "cat", "dog"]
+    assert meta["palette"] == [VOC_PALETTE[0:3], [200, 100, 0], VOC_PALETTE[6:9]]
+    assert meta["pad_to"] == list(CROP) and meta["ignore_index"] == 255
+    assert meta["normalization"] == {"channels": "rgb", "mean": [123.675, 116.28, 103.53],
+                                     "std": [58.395, 57.12, 57.375]}
+    origin = meta["origin"]
+    assert (origin["experiment"], origin["selected"], origin["iteration"], origin["model"]) == ("mine", "B1", 1, "B")
+    assert origin["source"].endswith("B1.pt") and origin["source_digest"].startswith("sha256:")
+    assert (origin["score"], origin["baseline_score"]) == (0.5, 0.25)
+    # The selected model's weights, not the other candidate's.
+    for key, value in selected.state_dict().items():
+        assert torch.equal(saved["model"][key], value)
+
+
+def test_export_refuses_a_selection_it_was_not_given(capsys, data, tmp_path):
+    save_trained(tmp_path / "A1.pt", "small_deeplab", 3, "folder")
+    (tmp_path / "final.json").write_text(json.dumps({"selected": "B1"}))
+    code, err = run(capsys, "export", "--final", tmp_path / "final.json", "--candidate", f"A1={tmp_path / 'A1.pt'}",
+                    "--dataset", "folder", "--data", data, "--experiment", "e", "--run", "e", "--method", "dmt",
+                    "--out", tmp_path / "m.pt")
+    assert code == 2 and "selected 'B1', which is not among the candidates A1" in err
+    save_trained(tmp_path / "B1.pt", "small_deeplab", 5, "folder")
+    code, err = run(capsys, "export", "--final", tmp_path / "final.json", "--candidate", f"B1={tmp_path / 'B1.pt'}",
+                    "--dataset", "folder", "--data", data, "--experiment", "e", "--run", "e", "--method", "dmt",
+                    "--out", tmp_path / "m.pt")
+    assert code == 2 and "does not fit this run: its num_classes is 5, the run's 3" in err
+    assert not (tmp_path / "m.pt").exists()
+
+
+@pytest.fixture
+def images(tmp_path):
+    """New images of several sizes and modes (a JPEG, a grey PNG, an RGBA PNG, two alike)."""
+    folder = tmp_path / "new"
+    folder.mkdir()
+    rng = np.random.default_rng(5)
+    Image.fromarray(rng.integers(0, 256, (30, 20, 3), dtype=np.uint8)).save(folder / "photo.jpg")
+    Image.fromarray(rng.integers(0, 256, (9, 13), dtype=np.uint8)).save(folder / "grey.png")
+    Image.fromarray(rng.integers(0, 256, (21, 17, 4), dtype=np.uint8)).save(folder / "rgba.png")
+    for name in ("same_a", "same_b"):
+        Image.fromarray(rng.integers(0, 256, (30, 20, 3), dtype=np.uint8)).save(folder / f"{name}.png")
+    (folder / "README.txt").write_text("skipped: not an image")
+    return folder
+
+
+def direct(model, path, pad_to=CROP):
+    """The model on one image alone, zero-padded to at least ``pad_to``, cropped back."""
+    image = torch.from_numpy(read_image(path)).permute(2, 0, 1)[None]
+    h, w = image.shape[-2:]
+    padded = F.pad(image, (0, max(w, pad_to[1]) - w, 0, max(h, pad_to[0]) - h))
+    with torch.inference_mode():
+        probs = model(padded).float().softmax(1)[0, :, :h, :w]
+    return probs.argmax(0).numpy(), probs.max(0).values.numpy()
+
+
+@pytest.mark.parametrize("batch_size", [1, 4])
+def test_predict_writes_a_palette_mask_per_image_at_its_own_size(capsys, exported, images, tmp_path, batch_size):
+    model_file, model = exported
+    out = tmp_path / "pred"
+    code, _ = run(capsys, "predict", "--model", model_file, "--images", images, "--out", out,
+                  "--batch-size", batch_size, "--confidence", "--overlay", "--device", "cpu")
+    assert code == 0
+    stems = ["grey", "photo", "rgba", "same_a", "same_b"]
+    assert sorted(p.stem for p in out.glob("*.png")) == stems
+    for stem in stems:
+        source = next(images.glob(f"{stem}.*"))
+        with Image.open(source) as original, Image.open(out / f"{stem}.png") as mask:
+            assert mask.mode == "P" and mask.size == original.size
+            assert mask.getpalette()[:9] == VOC_PALETTE[0:3] + [200, 100, 0] + VOC_PALETTE[6:9]
+            label = np.asarray(mask)
+        conf = np.load(out / "confidence" / f"{stem}.npy")
+        assert conf.dtype == np.float16 and conf.shape == label.shape
+        with Image.open(out / "overlay" / f"{stem}.jpg") as overlay:
+            assert overlay.size == original.size and overlay.mode == "RGB"
+        if batch_size == 1 or stem.startswith("same"):  # alone, or batched with its own size only
+            expected, expected_conf = direct(model, source)
+            assert np.array_equal(label, expected)
+            np.testing.assert_allclose(conf, expected_conf, atol=1e-3)
+    summary = json.loads((out / "predictions.json").read_text())
+    assert summary["images"] == 5 and summary["pad_to"] == list(CROP) and summary["origin"]["selected"] == "B1"
+    assert sum(summary["class_pixel_share"].values()) == pytest.approx(1, abs=1e-5)
+
+
+def test_predict_takes_a_list_of_images(capsys, exported, images, tmp_path):
+    listing = images / "list.txt"
+    listing.write_text("# two of them\nphoto.jpg\n\n" + str(images / "grey.png") + "\n")
+    code, _ = run(capsys, "predict", "--model", exported[0], "--images", listing, "--out", tmp_path / "p")
+    assert code == 0 and sorted(p.name for p in (tmp_path / "p").glob("*.png")) == ["grey.png", "photo.png"]
+    assert not (tmp_path / "p" / "confidence").exists() and not (tmp_path / "p" / "overlay").exists()
+
+
+def _training_model(tmp_path):
+    save_trained(tmp_path / "model.pt", "small_deeplab", 3, "folder")
+    return tmp_path / "model.pt"
+
+
+@pytest.mark.parametrize("case, message", [
+    ("empty folder", "no images (.jpg, .jpeg, .png) in"),
+    ("same name twice", "would both be written as photo"),
+    ("list names a missing file", "lists"),
+    ("truncated image", "is not readable"),
+    ("missing folder", "does not exist"),
+    ("a training model", "is a model from training, not an exported final model"),
+])
+def test_predict_stops_with_one_line(capsys, exported, tmp_path, case, message):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    model = exported[0]
+    Image.new("RGB", (8, 8)).save(folder / "photo.jpg")
+    if case == "empty folder":
+        (folder / "photo.jpg").unlink()
+    elif case == "same name twice":
+        Image.new("RGB", (8, 8)).save(folder / "photo.png")
+    elif case == "list names a missing file":
+        (folder / "list.txt").write_text("photo.jpg\ngone.png\n")
+        folder = folder / "list.txt"
+        message = f"lists {tmp_path / 'in' / 'gone.png'}, which does not exist"
+    elif case == "truncated image":
+        data = (folder / "photo.jpg").read_bytes()
+        (folder / "photo.jpg").write_bytes(data[:20])
+        message = f"image {folder / 'photo.jpg'} is not readable"
+    elif case == "missing folder":
+        folder = tmp_path / "nowhere"
+    elif case == "a training model":
+        model = _training_model(tmp_path)
+    code, err = run(capsys, "predict", "--model", model, "--images", folder, "--out", tmp_path / "out")
+    assert code == 2 and err.startswith("error: ") and message in err, err
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*.png"))
+
+
+def test_classification_models_write_a_csv(capsys, tmp_path):
+    from dmt.data.classification import prepare_digits_cls
+
+    data = tmp_path / "digits_cls"
+    prepare_digits_cls(data, seed=0)
+    save_trained(tmp_path / "iter2.pt", "wrn_10_2", 10, "digits_cls", seed=3)
+    (tmp_path / "final_acc.json").write_text(json.dumps({"selected": "iter2", "accuracy": 0.9,
+                                                         "baseline_accuracy": 0.8}))
+    model = tmp_path / "final_model.pt"
+    assert run(capsys, "export", "--final", tmp_path / "final_acc.json", "--candidate",
+               f"iter1={tmp_path / 'x.pt'}", f"iter2={tmp_path / 'iter2.pt'}", "--dataset", "digits_cls",
+               "--data", data, "--experiment", "c", "--run", "c", "--method", "dmt", "--out", model)[0] == 0
+    meta = torch.load(model, weights_only=True)["meta"]
+    assert meta["image_size"] == [8, 8] and meta["origin"]["iteration"] == 2 and "palette" not in meta
+    images = tmp_path / "images"
+    images.mkdir()
+    for k, size in enumerate([(8, 8), (40, 30), (5, 9)]):
+        Image.new("L" if k else "RGB", size, color=40 * k).save(images / f"im{k}.png")
+    code, _ = run(capsys, "predict", "--model", model, "--images", images, "--out", tmp_path / "out")
+    assert code == 0
+    with open(tmp_path / "out" / "predictions.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["id"] for r in rows] == ["im0", "im1", "im2"]
+    for r in rows:
+        assert r["class"] == meta["class_names"][int(r["class_index"])] and 0 < float(r["probability"]) <= 1
+    code, err = run(capsys, "predict", "--model", model, "--images", images, "--out", tmp_path / "o2", "--overlay")
+    assert code == 2 and "for segmentation models" in err
+
+
+class Payload:
+    """Pickled as a call of exec: loading the file with weights_only=False writes ``marker``."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return exec, (f"open({self.marker!r}, 'w').write('code ran')",)
+
+
+def test_predict_refuses_a_model_file_carrying_code(capsys, exported, images, tmp_path):
+    saved = torch.load(exported[0], weights_only=True)
+    marker = tmp_path / "ran"
+    torch.save({**saved, "note": Payload(marker)}, tmp_path / "crafted.pt")
+    code, err = run(capsys, "predict", "--model", tmp_path / "crafted.pt", "--images", images,
+                    "--out", tmp_path / "out")
+    assert not marker.exists(), "loading the model ran the code it carries"
+    assert code == 2 and str(tmp_path / "crafted.pt") in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_training_refuses_to_start_from_a_model_file_carrying_code(capsys, data, tmp_path):
+    saved = torch.load(_training_model(tmp_path), weights_only=True)
+    marker = tmp_path / "ran"
+    torch.save({**saved, "note": Payload(marker)}, tmp_path / "crafted.pt")
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({
+        "kind": "train", "dataset": "folder", "data": str(data),
+        "labeled": [str(Path(data) / "ImageSets/Segmentation/labeled.txt")],
+        "hyper": {"epochs": 1, "lr": 0.01, "batch_size": 2, "crop_size": list(CROP), "seed": 0},
+        "init": {"from": str(tmp_path / "crafted.pt")}}))
+    code, err = run(capsys, "train", "--spec", spec, "--out", tmp_path / "out.pt")
+    assert not marker.exists(), "loading the init model ran the code it carries"
+    assert code == 2 and str(tmp_path / "crafted.pt") in err
+    assert not (tmp_path / "out.pt").exists()
+
+
+def test_the_plan_exports_what_final_can_select():
+    import shlex
+
+    import yaml
+
+    from dmt.cli import build_parser
+    from dmt.plan import Plan, PlanError
+
+    plan = Plan(yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "config.yaml").read_text()))
+    seg = plan.run("digits_1_20")
+    assert seg.final_candidates() == {"A5": "results/digits_1_20/iter5/A/model.pt",
+                                      "B5": "results/digits_1_20/iter5/B/model.pt"}
+    assert "--pad-to 64 64" in seg.export_args() and "--candidate A5=results/digits_1_20/iter5/A/model.pt" in seg.export_args()
+    cls = plan.run("digits_cls_100")
+    assert list(cls.final_candidates()) == [f"iter{i}" for i in range(1, 6)]
+    assert cls.final_candidates()["iter3"] == "results/digits_cls_100/iter3/A/model.pt"
+    assert "--pad-to" not in cls.export_args()
+    assert seg.deliverables() == ["results/digits_1_20/final_miou.json", "results/digits_1_20/final_model.pt"]
+    # The rule's flags reach the command whole: every candidate, not the last one.
+    args = build_parser().parse_args(["export", *shlex.split(cls.export_args()), "--final", "f", "--data", "d",
+                                      "--out", "o"])
+    assert args.candidate == [f"iter{i}=results/digits_cls_100/iter{i}/A/model.pt" for i in range(1, 6)]
+    with pytest.raises(PlanError, match="has no predict_images"):
+        plan.experiment("digits_1_20").predict_images()

@@ -1,0 +1,49 @@
+# What a run delivers beyond its scores: the selected model as one self-describing file
+# (dmt/final_model.py), and, where the experiment names a folder in predict_images, that folder's
+# images labeled with it (dmt/predict.py).
+rule final_model:
+    input:
+        final=lambda w: PLAN.run(w.run).final_path,
+        models=lambda w: list(PLAN.run(w.run).final_candidates().values()),
+        data=lambda w: experiment_of(w).data_root,
+    output:
+        model="results/{run}/final_model.pt",
+        sidecar="results/{run}/final_model.json",
+    params:
+        args=lambda w: PLAN.run(w.run).export_args(),
+        code=code_digest("export"),
+    log:
+        "logs/{run}/final_model.log",
+    benchmark:
+        "logs/{run}/final_model.tsv"
+    conda:
+        CONDA_ENV
+    shell:
+        "python -m dmt --log {log} export --final {input.final} --data {input.data} {params.args} --out {output.model}"
+
+
+rule predict:
+    input:
+        model="results/{run}/final_model.pt",
+        images=lambda w: experiment_of(w).predict_images(),
+    output:
+        directory("results/{run}/predictions"),
+    params:
+        runtime=runtime,
+        batch=cfg("inference_batch_size"),
+        amp=lambda w: "" if experiment_of(w).cfg["amp"] else "--no-amp",
+        code=code_digest("predict"),
+    threads: lambda w: experiment_of(w).cfg["threads"]
+    resources:
+        mem_mb=res("evaluate", "mem_mb"),
+        runtime=res("evaluate", "runtime"),
+        gpu=res("evaluate", "gpu"),
+    log:
+        "logs/{run}/predict.log",
+    benchmark:
+        "logs/{run}/predict.tsv"
+    conda:
+        CONDA_ENV
+    shell:
+        "python -m dmt --log {log} predict --model {input.model} --images {input.images:q} "
+        "--batch-size {params.batch} {params.amp} {params.runtime} --out {output}"
