@@ -62,6 +62,21 @@ def read_published(name: str) -> list[str]:
     return [line.rsplit("/", 1)[-1] for line in lines]
 
 
+def _pick(rng: random.Random, pool: list[str], count: int, fixed: Sequence[str] | None, what: str,
+          pool_name: str) -> set[str]:
+    """``count`` ids drawn from ``pool``, or the ``fixed`` ones, checked to lie in it and to be
+    ``count``."""
+    if fixed is None:
+        return set(rng.sample(pool, count))
+    members = set(pool)
+    absent = [i for i in fixed if i not in members]
+    if absent:
+        raise ValueError(f"{len(absent)} {what} ids are not in the {pool_name} list, first: {absent[:5]}")
+    if len(set(fixed)) != count:
+        raise ValueError(f"the {what} list has {len(set(fixed))} ids but the split asks for {count}")
+    return set(fixed)
+
+
 def make_split(train_ids: Sequence[str], val_ids: Sequence[str] | None, labeled: str | int | float,
                valtiny: int, seed: int, labeled_ids: Sequence[str] | None = None,
                valtiny_ids: Sequence[str] | None = None) -> Split:
@@ -89,24 +104,8 @@ def make_split(train_ids: Sequence[str], val_ids: Sequence[str] | None, labeled:
     if not 0 <= valtiny <= len(val_ids) or (valtiny == 0 and val_ids):
         raise ValueError(f"valtiny of {valtiny} asked of {len(val_ids)} val ids")
     rng = random.Random(seed)
-    if labeled_ids is None:
-        chosen = set(rng.sample(train_ids, n))
-    else:
-        chosen = set(labeled_ids)
-        absent = [i for i in labeled_ids if i not in set(train_ids)]
-        if absent:
-            raise ValueError(f"{len(absent)} labeled ids are not in the train list, first: {absent[:5]}")
-        if len(chosen) != n:
-            raise ValueError(f"the labeled list has {len(chosen)} ids but the split asks for {n}")
-    if valtiny_ids is None:
-        tiny = set(rng.sample(val_ids, valtiny))
-    else:
-        tiny = set(valtiny_ids)
-        absent = [i for i in valtiny_ids if i not in set(val_ids)]
-        if absent:
-            raise ValueError(f"{len(absent)} valtiny ids are not in the val list, first: {absent[:5]}")
-        if len(tiny) != valtiny:
-            raise ValueError(f"the valtiny list has {len(tiny)} ids but the split asks for {valtiny}")
+    chosen = _pick(rng, train_ids, n, labeled_ids, "labeled", "train")
+    tiny = _pick(rng, val_ids, valtiny, valtiny_ids, "valtiny", "val")
     return Split(
         labeled=[i for i in train_ids if i in chosen],
         unlabeled=[i for i in train_ids if i not in chosen],
