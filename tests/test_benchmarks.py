@@ -75,3 +75,28 @@ def test_projection_counts_the_paper_schedule():
     train = images["baselines"] + images["DMT fine-tunes"]
     assert proj["total_hours_training_at_bare_speed"] == pytest.approx(
         proj["total_hours"] - train / 3600 ** 2 / 2)
+
+
+TRAIN_STEP = SCRIPT.with_name("train_step.py")
+
+
+def test_train_step_reports_ratios_and_a_breakdown_that_adds_up(tmp_path):
+    out = tmp_path / "train_step.json"
+    cmd = [sys.executable, str(TRAIN_STEP), "--sizes", "64", "--steps", "4", "--warmup", "4",
+           "--repeats", "1", "--workers", "1", "--breakdown-epochs", "2", "--out", str(out)]
+    proc = subprocess.run(cmd, check=False, cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "TQDM_DISABLE": "1"})
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    result = json.loads(out.read_text())
+    row = result["ratios"]["64"]
+    for name in ("bare", "in_memory", "pipeline", "pipeline_workers", "ratio_in_memory", "ratio_pipeline",
+                 "ratio_pipeline_workers"):
+        assert math.isfinite(row[name]) and row[name] > 0, (name, row[name])
+    assert row["ratio_pipeline"] == pytest.approx(row["pipeline"] / row["bare"])
+    b = result["breakdown"]
+    assert b["epochs"] == 2 and b["steps"] == 2 * 4  # 50 labeled images, batch 16
+    assert set(b["seconds"]) == {"data", "forward", "loss", "backward", "optimizer", "evaluation",
+                                 "logging, checkpoints, saving", "other"}
+    assert sum(b["seconds"].values()) == pytest.approx(b["train_s"])
+    assert b["seconds"]["forward"] > 0 and b["seconds"]["backward"] > 0 and b["seconds"]["data"] > 0
+    assert "ms/step" in proc.stdout

@@ -100,6 +100,55 @@ def test_train_transform_keeps_image_and_labels_aligned():
     assert 0 < flips < 30  # flipped sometimes, not always
 
 
+def test_label_and_confidence_transformed_together_equal_one_by_one():
+    # The packed transform must give what v2 gives on the three tensors separately.
+    from torchvision.transforms import v2
+
+    from dmt import IGNORE_INDEX
+    from dmt.data.transforms import RandomScale
+
+    g = torch.Generator().manual_seed(0)
+    for i in range(40):
+        h, w = (int(v) for v in torch.randint(20, 90, (2,), generator=g))
+        target = torch.randint(0, 21, (h, w), generator=g)
+        target[torch.rand(h, w, generator=g) < 0.2] = IGNORE_INDEX
+        item = {"image": tv_tensors.Image(torch.randint(0, 256, (3, h, w), dtype=torch.uint8, generator=g)),
+                "target": tv_tensors.Mask(target), "conf": tv_tensors.Mask(torch.rand(h, w, generator=g)),
+                "is_pseudo": True, "id": "x"}
+        separate = v2.Compose([RandomScale((0.5, 1.5)),
+                               v2.RandomCrop((48, 40), pad_if_needed=True,
+                                             fill={tv_tensors.Image: 0, tv_tensors.Mask: IGNORE_INDEX}),
+                               v2.RandomHorizontalFlip()])
+        torch.manual_seed(i)
+        expected = separate(item)
+        torch.manual_seed(i)
+        out = train_transform((48, 40), (0.5, 1.5))(item)
+        for key in ("image", "target", "conf"):
+            assert type(out[key]) is type(expected[key]) and out[key].dtype == expected[key].dtype
+            assert torch.equal(out[key].as_subclass(torch.Tensor), expected[key].as_subclass(torch.Tensor)), key
+        assert out["id"] == "x" and out["is_pseudo"]
+
+
+def test_decoded_files_are_kept_within_the_budget_and_never_altered(tmp_path, monkeypatch):
+    import dmt.data.voc as voc
+
+    make_voc(tmp_path, ["a", "b", "c"])
+    fresh = SegmentationDataset(tmp_path, ["a", "b", "c"], 3)
+    one_image = read_image(tmp_path / "JPEGImages" / "a.jpg").nbytes + 30 * 40
+    monkeypatch.setattr(voc, "DECODE_CACHE_BYTES", 2 * one_image)
+    ds = SegmentationDataset(tmp_path, ["a", "b", "c"], 3, transform=train_transform((20, 20), (0.5, 1.5)))
+    for _ in range(3):
+        for i in range(3):
+            ds[i]["image"].zero_()  # a consumer writing into its sample must not reach the cache
+    assert sorted(ds._decoded) == [0, 1]  # the third did not fit
+    plain = SegmentationDataset(tmp_path, ["a", "b", "c"], 3)
+    plain._decoded = ds._decoded
+    for i in range(3):
+        plain[i]["image"].zero_(), plain[i]["target"].zero_()  # no transform: still copies
+        for key in ("image", "target", "conf"):
+            assert torch.equal(plain[i][key], fresh[i][key])
+
+
 def test_crop_larger_than_the_image_pads_labels_with_255():
     item = {"image": tv_tensors.Image(torch.full((3, 10, 10), 9, dtype=torch.uint8)),
             "target": tv_tensors.Mask(torch.ones(10, 10, dtype=torch.int64)),

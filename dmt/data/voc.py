@@ -19,6 +19,10 @@ from dmt.atomic import atomic_path
 from dmt.errors import DMTError
 
 LAYOUT = ("JPEGImages", "SegmentationClass", "ImageSets/Segmentation")
+# Decoded files a data set keeps in memory, in bytes: a small set (the digits demo, a folder of a
+# few hundred images) is decoded once instead of at every epoch; a large one (VOC's 10,582 train
+# images) fills this and reads the rest from disk each time.
+DECODE_CACHE_BYTES = 512 * 2**20
 
 
 def _voc_palette() -> list[int]:
@@ -124,6 +128,7 @@ class SegmentationDataset(torch.utils.data.Dataset):
         self.transform = transform
         self.with_masks = with_masks and pseudo is None
         self.pseudo = pseudo
+        self._decoded, self._decoded_bytes = {}, 0
         missing = [i for i in self.ids if not self._image_path(i).is_file()
                    or (self.with_masks and not self._mask_path(i).is_file())]
         if missing:
@@ -139,16 +144,30 @@ class SegmentationDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.ids)
 
-    def __getitem__(self, index: int) -> dict:
+    def _decode(self, index: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """The image (and ground-truth mask) of ``index``, decoded once while the cache has room.
+        Callers copy what they return (tensors are made with a copy), so cached arrays stay intact."""
+        if index in self._decoded:
+            return self._decoded[index]
         image_id = self.ids[index]
         image = read_image(self._image_path(image_id))
+        mask = read_mask(self._mask_path(image_id), self.num_classes) if self.with_masks else None
+        size = image.nbytes + (mask.nbytes if mask is not None else 0)
+        if self._decoded_bytes + size <= DECODE_CACHE_BYTES:
+            self._decoded[index] = image, mask
+            self._decoded_bytes += size
+        return image, mask
+
+    def __getitem__(self, index: int) -> dict:
+        image_id = self.ids[index]
+        image, mask = self._decode(index)
         h, w = image.shape[:2]
         if self.pseudo is not None:
             labels, conf = self.pseudo[image_id]
             target = torch.from_numpy(labels.astype(np.int64))
             conf = torch.from_numpy(conf.astype(np.float32))
         elif self.with_masks:
-            target = torch.from_numpy(read_mask(self._mask_path(image_id), self.num_classes).astype(np.int64))
+            target = torch.from_numpy(mask.astype(np.int64))
             conf = torch.ones(h, w)
         else:
             target = torch.full((h, w), IGNORE_INDEX, dtype=torch.int64)
@@ -156,7 +175,7 @@ class SegmentationDataset(torch.utils.data.Dataset):
         if target.shape != (h, w):
             raise DMTError(f"{image_id}: label of size {tuple(target.shape)} for an image of {(h, w)}")
         item = {
-            "image": tv_tensors.Image(torch.from_numpy(image).permute(2, 0, 1).contiguous()),
+            "image": tv_tensors.Image(torch.from_numpy(image.transpose(2, 0, 1).copy())),
             "target": tv_tensors.Mask(target),
             "conf": tv_tensors.Mask(conf),
             "is_pseudo": self.pseudo is not None,
