@@ -21,9 +21,10 @@ and a long one (--warmup + --steps steps) are timed and the rate comes from thei
 is repeated --repeats times, interleaved, and the fastest counts (noise only adds time).
 
 Part 2 (breakdown): one baseline job of the digits demo through the CLI (`python -m dmt train`,
-spec from the experiment plan, --breakdown-epochs epochs instead of the full schedule), under
-cProfile: the share of data loading, forward, loss, backward, optimizer, evaluation, logging /
-checkpointing / saving, and the rest. Runs against whichever `dmt` is importable, so the same
+spec from the experiment plan, --breakdown-epochs epochs instead of the full schedule), its wall
+time split by wrapping the functions of each phase (PhaseClock; no profiler, which would inflate
+the Python-heavy data loading): data loading, forward, loss, backward, optimizer, evaluation,
+logging / checkpointing / saving, and the rest of train(). Runs against whichever `dmt` is importable, so the same
 script measures an older checkout (PYTHONPATH=/path/to/checkout).
 
     .venv/bin/python benchmarks/train_step.py --out train_step.json      # ~5 min on one core
@@ -32,10 +33,8 @@ script measures an older checkout (PYTHONPATH=/path/to/checkout).
 from __future__ import annotations
 
 import argparse
-import cProfile
 import json
 import platform
-import pstats
 import sys
 import tempfile
 import time
@@ -182,43 +181,83 @@ def pipeline_rate(size: int, steps: int, warmup: int, repeats: int, tmp: Path, w
 
 # ---- Part 2: where a real job's time goes ------------------------------------------------------
 
-CATEGORIES = {  # (file suffix, function name) of what each category's time is taken from
-    "data": [("torch/utils/data/dataloader.py", "__next__")],
-    "forward": [("dmt/models/small.py", "forward@SmallDeepLab")],
-    "loss": [("dmt/losses.py", "dynamic_loss")],
-    "backward": [("torch/autograd/__init__.py", "backward")],
-    "optimizer": [("torch/optim/optimizer.py", "zero_grad"), ("torch/amp/grad_scaler.py", "step"),
-                  ("torch/amp/grad_scaler.py", "update")],
-    "evaluation": [("dmt/evaluate.py", "evaluate_segmentation")],
-    "logging, checkpoints, saving": [("torch/utils/tensorboard/writer.py", "add_scalar"),
-                                     ("torch/utils/tensorboard/writer.py", "add_histogram"),
-                                     ("dmt/atomic.py", "torch_save"), ("dmt/modelfile.py", "save_model"),
-                                     ("tqdm/std.py", "set_postfix")],
-}
+class PhaseClock:
+    """Wall time per phase, taken by wrapping the functions each phase runs.
+
+    The outermost phase owns its time: the forward passes inside an evaluation count as
+    evaluation. A wrapper costs about a microsecond, unlike a profiler, which inflates the
+    Python-heavy parts (data loading) several-fold.
+    """
+
+    PHASES = ("data", "forward", "loss", "backward", "optimizer", "evaluation",
+              "logging, checkpoints, saving")
+
+    def __init__(self):
+        self.seconds = dict.fromkeys(self.PHASES, 0.0)
+        self.depth = 0
+        self._restore = []
+
+    def wrap(self, owner, name: str, phase: str) -> None:
+        original = getattr(owner, name)
+
+        def timed(*args, **kwargs):
+            if self.depth:
+                return original(*args, **kwargs)
+            self.depth += 1
+            t0 = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.seconds[phase] += time.perf_counter() - t0
+                self.depth -= 1
+
+        setattr(owner, name, timed)
+        self._restore.append((owner, name, original))
+
+    def restore(self) -> None:
+        for owner, name, original in reversed(self._restore):
+            setattr(owner, name, original)
 
 
-def _profile_shares(stats: pstats.Stats) -> dict:
+def _clock_training(clock: PhaseClock) -> dict:
+    """Wraps what train() calls; returns a dict that receives train()'s own wall time."""
+    import dmt.evaluate
+    import dmt.train
+    from torch.utils.data.dataloader import _BaseDataLoaderIter
+    from torch.utils.tensorboard import SummaryWriter
+    from tqdm import tqdm
+
     from dmt.models.small import SmallDeepLab
 
-    forward_line = SmallDeepLab.forward.__code__.co_firstlineno
-    totals = {k: 0.0 for k in CATEGORIES}
-    train_total = 0.0
-    for (filename, line, name), (_, _, _, cumulative, _) in stats.stats.items():
-        path = filename.replace("\\", "/")
-        if path.endswith("dmt/train.py") and name == "train":
-            train_total = cumulative
-        for category, keys in CATEGORIES.items():
-            for suffix, function in keys:
-                function, _, cls = function.partition("@")
-                if path.endswith(suffix) and name == function and (not cls or line == forward_line):
-                    totals[category] += cumulative
-    totals["other"] = train_total - sum(totals.values())
-    return {"train_s": train_total, "seconds": totals,
-            "share": {k: v / train_total for k, v in totals.items()}}
+    clock.wrap(_BaseDataLoaderIter, "__next__", "data")
+    clock.wrap(SmallDeepLab, "forward", "forward")
+    for name in ("dynamic_loss", "online_pseudo_labels"):
+        clock.wrap(dmt.train, name, "loss")
+    clock.wrap(torch.Tensor, "backward", "backward")
+    clock.wrap(torch.optim.Optimizer, "zero_grad", "optimizer")
+    clock.wrap(torch.amp.GradScaler, "step", "optimizer")
+    clock.wrap(torch.amp.GradScaler, "update", "optimizer")
+    clock.wrap(dmt.evaluate, "evaluate_segmentation", "evaluation")
+    for owner, name in ((SummaryWriter, "add_scalar"), (SummaryWriter, "add_histogram"),
+                        (dmt.train, "torch_save"), (dmt.train, "save_model"), (tqdm, "set_postfix")):
+        clock.wrap(owner, name, "logging, checkpoints, saving")
+    total = {"train_s": 0.0}
+    original = dmt.train.train
+
+    def timed_train(*args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            total["train_s"] += time.perf_counter() - t0
+
+    dmt.train.train = timed_train
+    clock._restore.append((dmt.train, "train", original))
+    return total
 
 
 def breakdown(epochs: int, tmp: Path) -> dict:
-    """One demo baseline job, through the CLI, under cProfile."""
+    """One demo baseline job, through the CLI, its time split by PhaseClock."""
     from dmt import cli
     from dmt.jobs import to_json
     from dmt.plan import Plan
@@ -242,13 +281,19 @@ def breakdown(epochs: int, tmp: Path) -> dict:
     argv = ["train", "--spec", str(spec), "--device", "cpu",
             "--threads", str(torch.get_num_threads()), "--eval-every", str(exp.cfg["eval_every"]),
             "--tensorboard", str(tmp / "tb_job"), "--out", str(tmp / "job.pt")]
-    profiler = cProfile.Profile()
+    clock = PhaseClock()
+    total = _clock_training(clock)
     t0 = time.perf_counter()
-    code = profiler.runcall(cli.main, argv)
+    try:
+        code = cli.main(argv)
+    finally:
+        clock.restore()
     wall = time.perf_counter() - t0
     if code:
         raise SystemExit(f"the profiled job failed (exit {code})")
-    out = _profile_shares(pstats.Stats(profiler))
+    seconds = {**clock.seconds, "other": total["train_s"] - sum(clock.seconds.values())}
+    out = {"train_s": total["train_s"], "seconds": seconds,
+           "share": {k: v / total["train_s"] for k, v in seconds.items()}}
     steps = json.loads((tmp / "job.json").read_text())["summary"]["steps"] \
         if (tmp / "job.json").exists() else None
     return {"epochs": epochs, "full_schedule_epochs": full_epochs, "steps": steps,

@@ -144,26 +144,28 @@ class SegmentationDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.ids)
 
-    def _decode(self, index: int) -> tuple[np.ndarray, np.ndarray | None]:
-        """The image (and ground-truth mask) of ``index``, decoded once while the cache has room.
-        Callers copy what they return (tensors are made with a copy), so cached arrays stay intact."""
+    def _decode(self, index: int) -> tuple[np.ndarray, np.ndarray | None, tuple | None]:
+        """The image, ground-truth mask and pseudo labels (labels, confidence) of ``index``, read
+        once while the cache has room. Callers copy what they return (tensors are made with a
+        copy), so cached arrays stay intact."""
         if index in self._decoded:
             return self._decoded[index]
         image_id = self.ids[index]
         image = read_image(self._image_path(image_id))
         mask = read_mask(self._mask_path(image_id), self.num_classes) if self.with_masks else None
-        size = image.nbytes + (mask.nbytes if mask is not None else 0)
+        pseudo = self.pseudo[image_id] if self.pseudo is not None else None
+        size = image.nbytes + sum(a.nbytes for a in (mask, *(pseudo or ())) if a is not None)
         if self._decoded_bytes + size <= DECODE_CACHE_BYTES:
-            self._decoded[index] = image, mask
+            self._decoded[index] = image, mask, pseudo
             self._decoded_bytes += size
-        return image, mask
+        return image, mask, pseudo
 
     def __getitem__(self, index: int) -> dict:
         image_id = self.ids[index]
-        image, mask = self._decode(index)
+        image, mask, pseudo = self._decode(index)
         h, w = image.shape[:2]
-        if self.pseudo is not None:
-            labels, conf = self.pseudo[image_id]
+        if pseudo is not None:
+            labels, conf = pseudo
             target = torch.from_numpy(labels.astype(np.int64))
             conf = torch.from_numpy(conf.astype(np.float32))
         elif self.with_masks:
