@@ -80,6 +80,7 @@ def test_projection_counts_the_paper_schedule():
 TRAIN_STEP = SCRIPT.with_name("train_step.py")
 
 
+@pytest.mark.slow  # times real training (~30 s)
 def test_train_step_reports_ratios_and_a_breakdown_that_adds_up(tmp_path):
     out = tmp_path / "train_step.json"
     cmd = [sys.executable, str(TRAIN_STEP), "--sizes", "64", "--steps", "4", "--warmup", "4",

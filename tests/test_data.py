@@ -162,6 +162,7 @@ def test_digits_are_deterministic_disjoint_and_readable(tmp_path):
     a = prepare_digits(tmp_path / "a", seed=3, n_train=12, n_val=6)
     b = prepare_digits(tmp_path / "b", seed=3, n_train=12, n_val=6)
     c = prepare_digits(tmp_path / "c", seed=4, n_train=12, n_val=6)
+    assert c["source_digits"] != a["source_digits"]  # another seed draws other digits
     name = "JPEGImages/digits_train_00005.jpg"
     assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     assert (tmp_path / "a" / name).read_bytes() != (tmp_path / "c" / name).read_bytes()

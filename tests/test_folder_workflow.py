@@ -16,6 +16,9 @@ from dmt.data.voc import read_image
 from fixtures import digits_as_folder
 from test_workflow import planned, snakemake, write_config
 
+# slow: a second whole tiny DAG, on the folder layout (~1.5 min)
+pytestmark = pytest.mark.slow
+
 EXPERIMENT = {
     "dataset": "folder",
     "labeled": "all",

@@ -14,7 +14,8 @@ from slurm_local import PARTITION, LocalSlurm, unavailable_reason
 from test_workflow import REPO, SNAKEMAKE, TINY, wait_for_checkpoint, write_config
 
 REASON = unavailable_reason()
-pytestmark = pytest.mark.skipif(REASON is not None, reason=REASON or "")
+# slow: a cluster started on this machine runs the tiny DAG through sbatch (~5 min)
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(REASON is not None, reason=REASON or "")]
 
 GPU_RULES = ("baseline", "finetune", "oracle", "pseudo_label", "evaluate")
 # The test cluster has no GPU, no accounting and one partition: override what the profile asks.

@@ -201,6 +201,7 @@ def test_each_method_plans_its_own_dag(tmp_path):
     assert cbst["init"] == {"from": "results/tiny/cbst/iter1/A/model.pt"}
 
 
+@pytest.mark.slow  # runs every method of the tiny comparison (~1 min)
 def test_a_comparison_reuses_the_baselines_and_tabulates_every_method(done):
     # Run end to end: online, one model labelling itself, two models (dmt, already run) and the
     # oracle; dst / dmt_naive / dmt_flip differ from these in their loss alone (tests/test_losses.py).
@@ -233,6 +234,7 @@ def test_a_comparison_reuses_the_baselines_and_tabulates_every_method(done):
     assert not list((done / "results" / "tiny" / "online").glob("iter1/pseudo_*"))
 
 
+@pytest.mark.slow  # draws every figure, then the report (~30 s)
 def test_report_holds_every_figure_and_the_table(done, tmp_path):
     """`snakemake plots`, then `snakemake --report FILE plots` (what `make report` runs): one HTML
     file holding the run's four figures and the experiment's final table."""
@@ -265,6 +267,7 @@ def test_report_holds_every_figure_and_the_table(done, tmp_path):
     assert any("tiny: final results" in base64.b64decode(e).decode(errors="replace") for e in embedded)
 
 
+@pytest.mark.slow  # kills and reruns a training (~45 s)
 def test_kill_mid_training_then_rerun_completes(done):
     # Longer fine-tunes, so that the kill lands mid-epoch, after a checkpoint.
     slow = copy.deepcopy(TINY)
@@ -328,6 +331,7 @@ def test_a_target_of_the_other_task_fails_before_any_job(tmp_path):
     assert not (tmp_path / "resources").exists() and not (tmp_path / "results").exists()
 
 
+@pytest.mark.slow  # trains twice (~30 s)
 def test_a_changed_init_never_resumes_the_old_checkpoint(tmp_path):
     """An interrupted baseline leaves model.pt.ckpt; after `model:` changes, the rerun trains the
     new model from step 0 instead of resuming the stale checkpoint of the old one."""
