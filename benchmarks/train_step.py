@@ -47,13 +47,13 @@ import yaml
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gpu_step import InMemoryTrainSet, difference_rate, train_sample  # noqa: E402
+from gpu_step import NOTES, InMemoryTrainSet, difference_rate, train_sample  # noqa: E402
 
 from dmt import IGNORE_INDEX  # noqa: E402
 from dmt.data.transforms import train_transform  # noqa: E402
 from dmt.data.voc import SegmentationDataset, write_mask_png  # noqa: E402
 from dmt.models import build_model  # noqa: E402
-from dmt.train import TrainSpec, train  # noqa: E402
+from dmt.train import TrainSpec, _optimizer, train  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = "digits_1_20"
@@ -70,9 +70,9 @@ def _spec(size: int, epochs: int, workers: int = 0) -> TrainSpec:
                      checkpoint_every=10**9, num_workers=workers)
 
 
-def _sample(i: int, size: int) -> dict:
+def _sample(i: int, h: int, w: int) -> dict:
     """gpu_step's synthetic sample with class ids of the digits model (255 stays ignored)."""
-    s = train_sample(i, size, size, False)
+    s = train_sample(i, h, w, False)
     t = s["target"].as_subclass(torch.Tensor)
     s["target"] = type(s["target"])(torch.where(t == IGNORE_INDEX, t, t % DIGITS_CLASSES))
     return s
@@ -83,16 +83,11 @@ def _model(seed: int = 1) -> torch.nn.Module:
 
 
 def bare_rate(size: int, steps: int, warmup: int, repeats: int) -> float:
-    batch, optimizer_name, lr, _ = SETTINGS[size]
+    batch = SETTINGS[size][0]
     model = _model()
     model.train()
-    spec = _spec(size, 1)
-    if optimizer_name == "sgd":
-        optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=spec.momentum,
-                                    weight_decay=spec.weight_decay)
-    else:
-        optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=spec.weight_decay)
-    samples = [_sample(i, size) for i in range(batch)]
+    optimizer = _optimizer(model, _spec(size, 1))  # what train() builds from the same spec
+    samples = [_sample(i, size, size) for i in range(batch)]
     images = torch.stack([s["image"].as_subclass(torch.Tensor) for s in samples])
     targets = torch.stack([s["target"].as_subclass(torch.Tensor) for s in samples])
 
@@ -120,11 +115,14 @@ def _train_seconds(dataset_factory, size: int, epochs: int, tmp: Path, workers: 
 
 def in_memory_rate(size: int, steps: int, warmup: int, repeats: int, tmp: Path) -> dict:
     batch = SETTINGS[size][0]
-    pool = [_sample(i, size) for i in range(2 * batch)]
-    short = lambda: _train_seconds(lambda: InMemoryTrainSet(pool, batch * warmup), size, 1, tmp)  # noqa: E731
-    long = lambda: _train_seconds(lambda: InMemoryTrainSet(pool, batch * (warmup + steps)), size, 1, tmp)  # noqa: E731
-    _train_seconds(lambda: InMemoryTrainSet(pool, batch * warmup), size, 1, tmp)  # warm-up call
-    return difference_rate(short, long, repeats, batch * steps, batch * (warmup + steps), f"in_memory {size}")
+    pool = [_sample(i, size, size) for i in range(2 * batch)]
+
+    def run(n_steps: int) -> float:
+        return _train_seconds(lambda: InMemoryTrainSet(pool, batch * n_steps), size, 1, tmp)
+
+    run(warmup)
+    return difference_rate(lambda: run(warmup), lambda: run(warmup + steps), repeats, batch * steps,
+                           batch * (warmup + steps), f"in_memory {size}")
 
 
 def _digits_root(tmp: Path) -> tuple[Path, list[str]]:
@@ -145,11 +143,10 @@ def _voc_sized_root(tmp: Path, n: int) -> tuple[Path, list[str]]:
         for d in ("JPEGImages", "SegmentationClass", "ImageSets/Segmentation"):
             (root / d).mkdir(parents=True)
         for i, image_id in enumerate(ids):
-            s = train_sample(i, 375, 500, False)
+            s = _sample(i, 375, 500)
             image = s["image"].as_subclass(torch.Tensor).permute(1, 2, 0).numpy()
             Image.fromarray(image).save(root / "JPEGImages" / f"{image_id}.jpg", quality=90)
-            t = s["target"].as_subclass(torch.Tensor)
-            mask = torch.where(t == IGNORE_INDEX, t, t % DIGITS_CLASSES).numpy().astype(np.uint8)
+            mask = s["target"].as_subclass(torch.Tensor).numpy().astype(np.uint8)
             write_mask_png(root / "SegmentationClass" / f"{image_id}.png", mask)
         (root / "ImageSets/Segmentation/train.txt").write_text("\n".join(ids) + "\n")
     return root, ids
@@ -259,6 +256,7 @@ def _clock_training(clock: PhaseClock) -> dict:
 def breakdown(epochs: int, tmp: Path) -> dict:
     """One demo baseline job, through the CLI, its time split by PhaseClock."""
     from dmt import cli
+    from dmt.data.voc import read_split
     from dmt.jobs import to_json
     from dmt.plan import Plan
 
@@ -267,8 +265,6 @@ def breakdown(epochs: int, tmp: Path) -> dict:
     exp = plan.experiment(DEMO)
     job = json.loads(to_json(plan.train_job(f"{DEMO}/iter0/A")))
     root, train_ids = _digits_root(tmp)
-    from dmt.data.voc import read_split
-
     labeled = tmp / "labeled.txt"
     labeled.write_text("\n".join(train_ids[:50]) + "\n")
     valtiny = tmp / "valtiny.txt"
@@ -294,11 +290,9 @@ def breakdown(epochs: int, tmp: Path) -> dict:
     seconds = {**clock.seconds, "other": total["train_s"] - sum(clock.seconds.values())}
     out = {"train_s": total["train_s"], "seconds": seconds,
            "share": {k: v / total["train_s"] for k, v in seconds.items()}}
-    steps = json.loads((tmp / "job.json").read_text())["summary"]["steps"] \
-        if (tmp / "job.json").exists() else None
+    steps = json.loads((tmp / "job.json").read_text())["summary"]["steps"]
     return {"epochs": epochs, "full_schedule_epochs": full_epochs, "steps": steps,
-            "job_wall_s": wall, **out,
-            "ms_per_step": {k: 1000 * v / steps for k, v in out["seconds"].items()} if steps else None}
+            "job_wall_s": wall, **out, "ms_per_step": {k: 1000 * v / steps for k, v in seconds.items()}}
 
 
 def main() -> None:
@@ -351,8 +345,6 @@ def main() -> None:
                   f"{b['steps']} steps: train() {b['train_s']:.1f} s of {b['job_wall_s']:.1f} s in the job")
             for k, v in b["seconds"].items():
                 print(f"  {k:30s} {v:7.2f} s  {100 * b['share'][k]:5.1f}%  {b['ms_per_step'][k]:7.1f} ms/step")
-    from gpu_step import NOTES
-
     result["notes"] = NOTES
     for note in NOTES:
         print("note:", note)
