@@ -27,7 +27,7 @@ GLUE = ("__init__.py", "__main__.py", "cli.py", "atomic.py", "errors.py", "prove
 
 _MODELS = ("models/__init__.py", "models/small.py", "models/deeplab_v2.py", "models/wide_resnet.py",
            "modelfile.py")
-_READERS = ("data/voc.py", "data/classification.py", "data/transforms.py")
+_READERS = ("data/voc.py", "data/images.py", "data/classification.py", "data/transforms.py")
 
 STAGE_MODULES: dict[str, tuple[str, ...]] = {
     # Making the training set's batches, the loss, the optimiser, the model; also the readers of
@@ -39,9 +39,10 @@ STAGE_MODULES: dict[str, tuple[str, ...]] = {
     "final": ("final.py",),
     "tables": ("tables.py", "methods.py"),
     # The exported final model (its metadata: classes, palette, normalisation) and predictions.
-    "export": ("final_model.py", "data/voc.py", "data/folder.py", *_MODELS),
-    "predict": ("predict.py", "final_model.py", "inference.py", "data/voc.py", "data/folder.py", *_MODELS),
-    "split": ("data/splits.py", "sampling.py", "data/voc.py", "data/classification.py"),
+    "export": ("final_model.py", "data/voc.py", "data/images.py", "data/folder.py", *_MODELS),
+    "predict": ("predict.py", "final_model.py", "inference.py", "data/voc.py", "data/images.py", "data/folder.py",
+                *_MODELS),
+    "split": ("data/splits.py", "sampling.py", "data/voc.py", "data/images.py", "data/classification.py"),
     "convert_coco": ("models/deeplab_v2.py",),
     # The report's figures and tables; the examples predict with the models, as evaluation does.
     "report": ("plots.py", "report_data.py", "examples.py", "report_cli.py", "pseudo.py", "h5io.py",
@@ -54,7 +55,8 @@ def prepare_modules(dataset: str) -> tuple[str, ...]:
     from dmt.data.registry import dataset_info
 
     module = dataset_info(dataset).prepare.partition(":")[0]
-    return (module.removeprefix("dmt.").replace(".", "/") + ".py", "data/prepared.py", "data/voc.py")
+    return (module.removeprefix("dmt.").replace(".", "/") + ".py", "data/prepared.py", "data/voc.py",
+            "data/images.py")
 
 
 @lru_cache(maxsize=None)

@@ -181,3 +181,14 @@ def test_digits_are_deterministic_disjoint_and_readable(tmp_path):
         prepare_digits(tmp_path / "a", seed=5, n_train=12, n_val=6)
     assert json.loads((tmp_path / "a" / MARKER).read_text())["params"]["seed"] == 3
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_id_lists_take_a_byte_order_mark_crlf_and_decomposed_accents(tmp_path):
+    # Saved by Windows Notepad (BOM, CRLF), typed on macOS (NFD): the ids the prepared lists hold.
+    import unicodedata
+
+    from dmt.data.voc import read_id_file
+
+    path = tmp_path / "labeled.txt"
+    path.write_bytes("\ufeffa1\r\n".encode() + unicodedata.normalize("NFD", "café\r\n\r\n").encode())
+    assert read_id_file(path) == ["a1", unicodedata.normalize("NFC", "café")]

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from torchvision import tv_tensors
 
 from dmt import IGNORE_INDEX
 from dmt.atomic import atomic_path
+from dmt.data.images import open_image, read_rgb
 from dmt.errors import DMTError
 
 LAYOUT = ("JPEGImages", "SegmentationClass", "ImageSets/Segmentation")
@@ -53,13 +55,17 @@ def check_root(root) -> Path:
 
 
 def read_id_file(path) -> list[str]:
+    """The ids of a list file, one a line: UTF-8 with or without a byte-order mark, any line ends,
+    blank lines skipped, each id NFC-normalised as the prepared file names are (a list typed on
+    macOS may hold decomposed accents)."""
     path = Path(path)
     if not path.is_file():
         raise DMTError(f"id list {path} does not exist")
     try:
-        ids = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+        text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as e:
         raise DMTError(f"id list {path} is not a text file of ids ({e.reason} at byte {e.start})") from None
+    ids = [unicodedata.normalize("NFC", line.strip()) for line in text.splitlines() if line.strip()]
     if len(set(ids)) != len(ids):
         raise DMTError(f"id list {path} has duplicate ids")
     return ids
@@ -78,31 +84,43 @@ def write_mask_png(path, mask: np.ndarray, palette: list[int] | None = None) -> 
 
 
 def read_image(path) -> np.ndarray:
-    """RGB uint8 [H, W, 3]; a truncated or corrupt file is an error, not a grey patch."""
-    try:
-        with Image.open(path) as image:
-            image.load()
-            return np.array(image.convert("RGB"))  # writable: torch.from_numpy shares it
-    except FileNotFoundError:
-        raise DMTError(f"image {path} does not exist") from None
-    except (OSError, SyntaxError, ValueError) as e:
-        raise DMTError(f"image {path} is corrupt or truncated ({e})") from None
+    """RGB uint8 [H, W, 3] as displayed (EXIF orientation applied), from an image of any mode
+    Pillow opens, within the pixel budget (dmt.data.images); a truncated or corrupt file is an
+    error, not a grey patch."""
+    return read_rgb(path)[0]
 
 
-def read_mask(path, num_classes: int, what: str = "mask", unit: str = "class") -> np.ndarray:
+def _map_values(path, mask: np.ndarray, values: dict[int, int], what: str) -> np.ndarray:
+    """``mask``'s pixel values as the class indices ``values`` maps them to; 255 stays "not
+    labeled" unless mapped; any other value the map lacks is an error naming the file."""
+    lut = np.full(256, -1, np.int16)
+    lut[IGNORE_INDEX] = IGNORE_INDEX
+    for value, index in values.items():
+        lut[value] = index
+    mapped = lut[mask]
+    unmapped = np.unique(mask[mapped < 0])
+    if unmapped.size:
+        raise DMTError(f"{what} {path} has pixel values {unmapped.tolist()[:10]} that classes.yaml's "
+                       f"mask_values does not map (it maps {sorted(values)}; 255 unmapped means not labeled)")
+    return mapped.astype(np.uint8)
+
+
+def read_mask(path, num_classes: int, what: str = "mask", unit: str = "class",
+              values: dict[int, int] | None = None) -> np.ndarray:
     """Ids uint8 [H, W] from a palette or greyscale PNG (its indices, not its colours), checked
-    to be below ``num_classes`` or 255; ``what`` / ``unit`` name the file kind in errors."""
-    try:
-        with Image.open(path) as image:
+    to be below ``num_classes`` or 255; ``what`` / ``unit`` name the file kind in errors.
+    ``values`` maps pixel values to class indices (a folder's ``mask_values``) before the check."""
+    with open_image(path, what) as image:
+        try:
             image.load()
-            if image.mode not in ("P", "L"):
-                raise DMTError(f"{what} {path} is a {image.mode} image; expected palette or greyscale "
-                               f"{unit} ids")
-            mask = np.asarray(image)
-    except FileNotFoundError:
-        raise DMTError(f"{what} {path} does not exist") from None
-    except (OSError, SyntaxError, ValueError) as e:
-        raise DMTError(f"{what} {path} is corrupt or truncated ({e})") from None
+        except (OSError, SyntaxError, ValueError) as e:
+            raise DMTError(f"{what} {path} is corrupt or truncated ({e})") from None
+        if image.mode not in ("P", "L"):
+            raise DMTError(f"{what} {path} is a {image.mode} image; expected palette or greyscale "
+                           f"{unit} ids")
+        mask = np.asarray(image)
+    if values is not None:
+        mask = _map_values(path, mask, values, what)
     bad = np.unique(mask[(mask >= num_classes) & (mask != IGNORE_INDEX)])
     if bad.size:
         raise DMTError(f"{what} {path} has {unit} ids {bad.tolist()[:10]}; expected "
