@@ -172,6 +172,17 @@ def cmd_split(args) -> None:
                            args.seed, labeled_ids=fixed, valtiny_ids=tiny)
     except ValueError as e:
         raise DMTError(f"cannot split {args.data}: {e}") from e
+    if args.dataset:  # a class the labeled set never shows: an error for a draw, said for a fixed list
+        from dmt.data.registry import dataset_info
+        from dmt.data.splits import unlabeled_classes_message
+
+        info = dataset_info(args.dataset, args.data)
+        message = unlabeled_classes_message(args.data, split.labeled, info.class_names, info.task, args.seed,
+                                            drawn=fixed is None)
+        if message and fixed is None:
+            raise DMTError(message)
+        if message:
+            log.warning("%s", message)
     for name in ("labeled", "unlabeled", "valtiny"):
         write_lines(out / f"{name}.txt", getattr(split, name))
     log.info("split: %d labeled, %d unlabeled, %d valtiny", len(split.labeled), len(split.unlabeled),
@@ -496,6 +507,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("split", help="seeded labeled / unlabeled / valtiny id lists")
     p.add_argument("--data", required=True)
+    p.add_argument("--dataset", choices=sorted(DATASETS), help="the data set: checks that every one of its classes "
+                   "is labeled in the labeled ids")
     p.add_argument("--labeled", required=True, help="ratio like 1/20 or a count like 100")
     p.add_argument("--valtiny", type=int, required=True, help="number of val ids for model selection")
     p.add_argument("--seed", type=int, required=True)

@@ -192,3 +192,38 @@ def test_id_lists_take_a_byte_order_mark_crlf_and_decomposed_accents(tmp_path):
     path = tmp_path / "labeled.txt"
     path.write_bytes("\ufeffa1\r\n".encode() + unicodedata.normalize("NFD", "café\r\n\r\n").encode())
     assert read_id_file(path) == ["a1", unicodedata.normalize("NFC", "café")]
+
+
+def _split(capsys, data, out, *extra):
+    from dmt.cli import main
+
+    code = main(["split", "--data", str(data), "--valtiny", "2", "--out-dir", str(out), *map(str, extra)])
+    err = capsys.readouterr().err.strip().splitlines()
+    return code, (err[-1] if err else "")
+
+
+def test_a_drawn_labeled_set_missing_a_class_stops_the_split_naming_it_and_the_seed(caplog, capsys, tmp_path):
+    # Two digits canvases show a few of the ten digits: the others could never be learnt.
+    data = tmp_path / "digits"
+    prepare_digits(data, seed=0, n_train=40, n_val=10)
+    code, err = _split(capsys, data, tmp_path / "s", "--labeled", "2", "--seed", "3", "--dataset", "digits")
+    assert code == 2 and err.startswith("error: split seed 3 draws 2 labeled ids of") and "have no labeled pixel" in err
+    assert not (tmp_path / "s" / "labeled.txt").exists()
+    assert _split(capsys, data, tmp_path / "s", "--labeled", "30", "--seed", "3", "--dataset", "digits")[0] == 0
+    # A fixed list (the paper's published ones) is the user's choice: said, not refused.
+    (tmp_path / "two.txt").write_text("digits_train_00000\ndigits_train_00001\n")
+    code, _ = _split(capsys, data, tmp_path / "f", "--labeled", "2", "--seed", "0", "--dataset", "digits",
+                     "--labeled-list", tmp_path / "two.txt")
+    assert code == 0 and (tmp_path / "f" / "labeled.txt").read_text().split() == ["digits_train_00000", "digits_train_00001"]
+    assert any(r.levelname == "WARNING" and r.getMessage().startswith("the fixed labeled list (2 ids)")
+               for r in caplog.records)
+
+
+def test_a_drawn_classification_set_missing_a_class_stops_the_split(capsys, tmp_path):
+    from dmt.data.classification import prepare_digits_cls
+
+    data = tmp_path / "digits_cls"
+    prepare_digits_cls(data)
+    code, err = _split(capsys, data, tmp_path / "s", "--labeled", "5", "--seed", "0", "--dataset", "digits_cls",
+                       "--valtiny-from-train")
+    assert code == 2 and "split seed 0 draws 5 labeled ids" in err and "have no labeled image" in err, err

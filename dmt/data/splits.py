@@ -111,3 +111,45 @@ def make_split(train_ids: Sequence[str], val_ids: Sequence[str] | None, labeled:
         unlabeled=[i for i in train_ids if i not in chosen],
         valtiny=[i for i in val_ids if i in tiny],
     )
+
+
+def classes_without_labels(data_root, ids: Sequence[str], num_classes: int) -> list[int]:
+    """Indices of the classes that no id of ``ids`` labels in the prepared data at ``data_root``:
+    no pixel of their masks (segmentation, VOC layout) or no image (classification layout). Reads
+    the masks of ``ids`` only, and stops once every class has been seen."""
+    import numpy as np
+
+    from dmt import IGNORE_INDEX
+
+    root = Path(data_root)
+    if (root / "lists").is_dir():  # the classification layout (dmt.data.classification)
+        from dmt.data.classification import ClassificationDataset
+
+        seen = np.bincount(ClassificationDataset(root, ids).labels, minlength=num_classes) > 0
+    else:
+        from dmt.data.voc import read_mask
+
+        seen = np.zeros(256, bool)
+        for image_id in ids:
+            mask = read_mask(root / "SegmentationClass" / f"{image_id}.png", num_classes)
+            seen |= np.bincount(mask.ravel(), minlength=256) > 0
+            if seen[:num_classes].all():
+                break
+        seen[IGNORE_INDEX] = False
+    return [c for c in range(num_classes) if not seen[c]]
+
+
+def unlabeled_classes_message(data_root, labeled: Sequence[str], class_names: Sequence[str], task: str,
+                              seed: int, drawn: bool) -> str | None:
+    """What to say where a class has no labeled pixel (segmentation) or image (classification)
+    among ``labeled`` (``drawn`` with split seed ``seed``, or a fixed list); None where all have."""
+    missing = classes_without_labels(data_root, labeled, len(class_names))
+    if not missing:
+        return None
+    what = "labeled image" if task == "classification" else "labeled pixel"
+    source = (f"split seed {seed} draws {len(labeled)} labeled ids" if drawn
+              else f"the fixed labeled list ({len(labeled)} ids)")
+    advice = ("choose another split_seed or a larger labeled set" if drawn
+              else "the models will never predict them")
+    return (f"{source} of {data_root}, in which class(es) {[class_names[c] for c in missing]} have no "
+            f"{what}: a class the labeled set never shows cannot be learnt; {advice}")
