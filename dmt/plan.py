@@ -26,7 +26,6 @@ from __future__ import annotations
 import copy
 import math
 import os
-import shlex
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -38,6 +37,11 @@ from dmt.methods import METHODS, ROWS, Method
 
 COCO_WEIGHTS = "resources/weights/deeplab_v2_coco.pt"
 METRIC = {"segmentation": "miou", "classification": "acc"}
+
+
+def items(files: dict[str, str]) -> list[str]:
+    """``KEY=FILE`` arguments of a command, one argv item each (the rules quote every item)."""
+    return [f"{key}={path}" for key, path in files.items()]
 
 
 class PlanError(ValueError):
@@ -77,6 +81,12 @@ class Experiment:
     # -- data and split
     @property
     def data_root(self) -> str:
+        """The prepared data set. One made from the user's own files (a folder data set) is
+        addressed by their fingerprint, ``resources/data/folder-<16 hex>``: a failed preparation
+        of an edited folder never removes the one trained models depend on, and putting the
+        folder back as it was points the plan at that one again (nothing reruns)."""
+        if self.info.inspect and self.has_raw_inputs():
+            return f"resources/data/{self.dataset}-{self.raw_summary()['fingerprint'].removeprefix('sha256:')}"
         return f"resources/data/{self.dataset}"
 
     def split_file(self, kind: str) -> str:
@@ -179,26 +189,26 @@ class Experiment:
                 files.append(value)
         return files
 
-    def split_args(self) -> str:
-        """Flags of `python -m dmt split` for this experiment."""
+    def split_args(self) -> list[str]:
+        """Argv of `python -m dmt split` for this experiment (the rule quotes every item)."""
         c = self.cfg
-        args = [f"--labeled {c['labeled']}", f"--valtiny {c['valtiny']}", f"--seed {c['split_seed']}",
-                f"--train-split {self.info.train_split}"]
+        args = ["--labeled", str(c["labeled"]), "--valtiny", str(c["valtiny"]), "--seed", str(c["split_seed"]),
+                "--train-split", self.info.train_split]
         for key in ("labeled_list", "valtiny_list"):
             if self.fixed_list(key):
-                args.append(f"--{key.replace('_', '-')} {shlex.quote(self.fixed_list(key))}")
+                args += [f"--{key.replace('_', '-')}", self.fixed_list(key)]
         if self.task == "classification":  # the test set is never used for selection
             args.append("--valtiny-from-train")
-        return " ".join(args)
+        return args
 
-    def evaluate_args(self) -> str:
-        """Flags of `python -m dmt evaluate` that change its result."""
-        args = [f"--batch-size {self.cfg['inference_batch_size']}"]
+    def evaluate_args(self) -> list[str]:
+        """Argv of `python -m dmt evaluate` that changes its result."""
+        args = ["--batch-size", str(self.cfg["inference_batch_size"])]
         if self.task == "segmentation":  # zero-padded to at least the training crop, as in training
-            args.append("--pad-to {} {}".format(*self.cfg["crop_size"]))
+            args += ["--pad-to", *map(str, self.cfg["crop_size"])]
         if not self.cfg["amp"]:
             args.append("--no-amp")
-        return " ".join(args)
+        return args
 
     def labeled_for(self, m: str) -> str:
         """Baseline training set of model ``m``: the labeled split, or its DMS sub-subset."""
@@ -308,6 +318,11 @@ class Experiment:
                 raise PlanError(f"{where}: labeled: {labeled!r} must be a ratio between 0 and 1 "
                                 f"(exclusive): some train images must stay unlabeled")
         self._check_published_lists()
+        for weights in c["weights"]:
+            kind, _, path = weights.partition(":")
+            if path and not os.path.isfile(path):
+                raise PlanError(f"{where}: weights {weights!r}: {path} is not a file; give a local "
+                                f"{kind} weights file (nothing is downloaded)")
         if self.info.inspect and self.has_raw_inputs():
             # The user's files, read now: a bad classes.yaml or a missing mask stops the run before
             # any job; a count that is not the labeled list's is caught before the split.
@@ -401,15 +416,16 @@ class Run:
             return {f"iter{i}": self.model_path(i, "A") for i in range(1, last + 1)}
         return {f"{m}{last}": self.model_path(last, m) for m in self.models}
 
-    def export_args(self) -> str:
-        """Flags of `python -m dmt export`: the candidates and what the exported model records."""
+    def export_args(self) -> list[str]:
+        """Argv of `python -m dmt export`: the candidates and what the exported model records."""
         e = self.exp
-        args = [f"--dataset {e.dataset}", f"--experiment {e.name}", f"--run {self.name}",
-                f"--method {self.method.name}"]
-        args += [f"--candidate {label}={path}" for label, path in self.final_candidates().items()]
+        args = ["--dataset", e.dataset, "--experiment", e.name, "--run", self.name,
+                "--method", self.method.name]
+        for label, path in self.final_candidates().items():
+            args += ["--candidate", f"{label}={path}"]
         if self.task == "segmentation":  # predictions pad to the training crop, as pseudo-labelling
-            args.append("--pad-to {} {}".format(*e.cfg["crop_size"]))
-        return " ".join(args)
+            args += ["--pad-to", *map(str, e.cfg["crop_size"])]
+        return args
 
     def teacher(self, m: str) -> str:
         """The model whose previous iteration labels for student ``m``."""
@@ -594,6 +610,16 @@ class Plan:
             raise PlanError(f"no run {name!r}; runs: {', '.join(sorted(self.runs))}")
         return self.runs[name]
 
+    def unknown_run_message(self, name: str) -> str:
+        """Why ``results/{name}/...`` is no target: the run it names is not configured."""
+        exp = name.split("/")[0]
+        if exp in self.experiments:
+            others = sorted(r for r in self.runs if r.startswith(f"{exp}/"))
+            return (f"experiment {exp} has no run {name!r} (its runs: {', '.join([exp, *others])}; "
+                    f"another method's run is made by listing it in a comparison)")
+        return (f"no run {name!r} in this configuration; runs: {', '.join(sorted(self.runs))} "
+                f"(config/config.yaml `experiments:`)")
+
     def experiment(self, name: str) -> Experiment:
         if name not in self.experiments:
             raise PlanError(f"no experiment {name!r}; experiments: {', '.join(sorted(self.experiments))}")
@@ -675,17 +701,29 @@ class Plan:
         users = [e for e in self.experiments.values() if e.dataset == dataset and e.info.inspect]
         return users[0].raw_summary()["fingerprint"] if users else ""
 
-    def prepare_args(self, dataset: str) -> str:
-        """Flags of `python -m dmt prepare DATASET`: the raw inputs (checked to exist) and options."""
+    def prepared_dataset(self, prepared: str) -> str:
+        """The data set of ``resources/data/{prepared}`` (``digits``, ``folder-<fingerprint>``)."""
+        dataset = prepared.split("-")[0]
+        users = [e for e in self.experiments.values() if e.dataset == dataset]
+        if users and dataset_info(dataset).inspect and f"resources/data/{prepared}" != users[0].data_root:
+            raise PlanError(f"resources/data/{prepared} was prepared from other files than "
+                            f"{dataset}_root holds now (that is {users[0].data_root}); target that one")
+        return dataset
+
+    def prepare_args(self, prepared: str) -> list[str]:
+        """Argv of `python -m dmt prepare DATASET` for ``resources/data/{prepared}``: the raw inputs
+        (checked to exist) and options."""
+        dataset = self.prepared_dataset(prepared)
         info = dataset_info(dataset)
-        args = [f"--{key.replace('_', '-')} {shlex.quote(raw_input(self.config, key, f'data set {dataset}'))}"
-                for key in info.raw_inputs]
-        args += [f"--{key.replace('_', '-')} {self.config['digits'][key]}" for key in info.options]
+        args = []
+        for key in info.raw_inputs:
+            args += [f"--{key.replace('_', '-')}", raw_input(self.config, key, f"data set {dataset}")]
+        for key in info.options:
+            args += [f"--{key.replace('_', '-')}", str(self.config["digits"][key])]
         if info.inspect:
-            # In the rule's params: editing the user's folder changes them, so it is prepared again
-            # (and what follows reruns); the command checks the folder still is what was planned.
-            args.append(f"--fingerprint {self.raw_fingerprint(dataset)}")
-        return " ".join(args)
+            # The command checks that the folder still is what was planned (and addressed).
+            args += ["--fingerprint", self.raw_fingerprint(dataset)]
+        return args
 
     def datasets(self) -> list[str]:
         return sorted({e.dataset for e in self.experiments.values()})

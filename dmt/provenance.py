@@ -23,7 +23,8 @@ PACKAGE = Path(__file__).resolve().parent
 # the registry (adding a data set must not rerun the others), which GPU a job takes, and the
 # digests that check files.
 GLUE = ("__init__.py", "__main__.py", "cli.py", "atomic.py", "errors.py", "provenance.py",
-        "data/__init__.py", "data/registry.py", "data/prepared.py", "devices.py", "integrity.py")
+        "data/__init__.py", "data/registry.py", "data/prepared.py", "devices.py", "integrity.py",
+        "configuration.py", "finished.py")
 
 _MODELS = ("models/__init__.py", "models/small.py", "models/deeplab_v2.py", "models/wide_resnet.py",
            "modelfile.py")

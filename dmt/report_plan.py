@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 from dmt.examples import example_iterations
-from dmt.plan import Plan, Run
+from dmt.plan import Plan, Run, items
 
 FIGURES = ("pseudo_labels", "dynamic_weights", "examples")
 # The model whose predictions the segmentation examples follow, and the iteration whose pseudo
@@ -38,8 +38,8 @@ def placement(plan: Plan, section: str, figure: str) -> dict:
     return {"category": experiment, "subcategory": section, "labels": labels}
 
 
-def oracle_flag(files: list[str]) -> str:
-    return f"--oracle {files[0]}" if files else ""
+def oracle_flag(files: list[str]) -> list[str]:
+    return ["--oracle", files[0]] if files else []
 
 
 def figure_paths(run: Run) -> list[str]:
@@ -119,17 +119,12 @@ def example_inputs(run: Run) -> dict[str, list[str]]:
     return {"sets": list(pseudo_sets(run).values())}
 
 
-def example_args(run: Run) -> str:
-    """Flags of ``python -m dmt examples`` naming those files."""
+def example_args(run: Run) -> list[str]:
+    """Argv of ``python -m dmt examples`` naming those files."""
     if run.task == "segmentation":
-        args = f"--valtiny {run.exp.split_file('valtiny')} --models {items(example_models(run))}"
+        args = ["--valtiny", run.exp.split_file("valtiny"), "--models", *items(example_models(run))]
         if not run.method.online:
             name, teacher, pseudo = example_teacher(run)
-            args += f" --teacher {teacher} --teacher-name {name} --pseudo {pseudo}"
-        return f"{args} {run.exp.evaluate_args()}"
-    return f"--sets {items(pseudo_sets(run))}"
-
-
-def items(files: dict[str, str]) -> str:
-    """``KEY=FILE`` arguments of a command."""
-    return " ".join(f"{key}={path}" for key, path in files.items())
+            args += ["--teacher", teacher, "--teacher-name", name, "--pseudo", pseudo]
+        return args + run.exp.evaluate_args()
+    return ["--sets", *items(pseudo_sets(run))]

@@ -7,11 +7,12 @@ import re
 import sys
 
 from snakemake.settings.types import DeploymentMethod
-from snakemake.utils import validate
 
+from dmt import configuration
 from dmt.data.registry import DATASETS
+from dmt.errors import DMTError
 from dmt.jobs import to_json
-from dmt.plan import COCO_WEIGHTS, Plan, raw_input
+from dmt.plan import COCO_WEIGHTS, Experiment, Plan, PlanError, Run, items, raw_input
 from dmt.provenance import code_digest
 
 
@@ -22,8 +23,49 @@ envvars:
     "PATH",
 
 
-validate(config, "../schemas/config.schema.yaml")
-PLAN = Plan(config)
+# A configuration or planning error is one line and exit status 1 (sys.exit: Snakemake passes it
+# through, where it would wrap an exception in its own frames), before any job starts.
+def _stop(error):
+    sys.exit(f"error: {error}")
+
+
+class _Planning:
+    """The plan as the rules see it: a PlanError (or a user's DMTError) raised while Snakemake
+    evaluates an input or params function (a target of no run, an iteration a run lacks) stops
+    the workflow with its one line instead of an InputFunctionException and its frames."""
+
+    def __init__(self, target):
+        self._target = target
+
+    @staticmethod
+    def _wrap(value):
+        return _Planning(value) if isinstance(value, (Plan, Experiment, Run)) else value
+
+    def __getattr__(self, name):
+        try:
+            value = getattr(self._target, name)
+        except (PlanError, DMTError) as e:
+            _stop(e)
+        if not callable(value):
+            return self._wrap(value)
+
+        def call(*args, **kwargs):
+            try:
+                return self._wrap(value(*args, **kwargs))
+            except (PlanError, DMTError) as e:
+                _stop(e)
+
+        return call
+
+
+try:
+    configuration.check_files(workflow.configfiles)
+    configuration.apply_runtime_knobs(config)
+    configuration.validate(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml",
+                           where=", ".join(map(str, workflow.configfiles)) or "config")
+    PLAN = _Planning(Plan(config))
+except (PlanError, DMTError) as e:
+    _stop(e)
 
 # Jobs run `python -m dmt`: the Python that runs Snakemake (a venv need not be activated), or
 # under --sdm conda the env's own, which Snakemake puts first on PATH.
@@ -57,10 +99,18 @@ wildcard_constraints:
 def experiment_of(wildcards):
     """The experiment (dmt.plan.Experiment) a job of these wildcards belongs to."""
     if "job" in wildcards.keys():
-        return PLAN.locate(wildcards.job)[0]
+        return _Planning(PLAN.locate(wildcards.job)[0])
     if "run" in wildcards.keys():
         return PLAN.run(wildcards.run).exp
     return PLAN.experiment(wildcards.exp)
+
+
+def raw_file(key, needed_by):
+    """The local file of config key ``key``, checked to exist (one line naming the key if not)."""
+    try:
+        return raw_input(config, key, needed_by)
+    except PlanError as e:
+        _stop(e)
 
 
 def cfg(key):
@@ -69,7 +119,8 @@ def cfg(key):
 
 
 def runtime(wildcards, threads):
-    return f"--device {experiment_of(wildcards).cfg['device']} --threads {threads}"
+    """Where and how fast a job runs: argv items (the rules quote them), outside the params."""
+    return ["--device", experiment_of(wildcards).cfg["device"], "--threads", str(threads)]
 
 
 def res(kind, key):

@@ -1,25 +1,30 @@
 # One preparation rule for every data set: the registry (dmt/data/registry.py) says which local
 # files it reads (checked to exist, named when missing, before any job) and which function runs.
+# A data set of the user's own files is prepared into a folder named by their fingerprint
+# (resources/data/folder-<16 hex>, dmt.plan Experiment.data_root).
 rule prepare:
     output:
-        directory("resources/data/{dataset}"),
+        directory("resources/data/{prepared}"),
+    wildcard_constraints:
+        prepared=f"(?:{_one_of(DATASETS)})(?:-[0-9a-f]{{16}})?",
     params:
-        args=lambda w: PLAN.prepare_args(w.dataset),
-        code=lambda w: code_digest(f"prepare:{w.dataset}"),
+        dataset=lambda w: PLAN.prepared_dataset(w.prepared),
+        args=lambda w: PLAN.prepare_args(w.prepared),
+        code=lambda w: code_digest(f"prepare:{PLAN.prepared_dataset(w.prepared)}"),
     log:
-        "logs/prepare_{dataset}.log",
+        "logs/prepare_{prepared}.log",
     benchmark:
-        "logs/benchmarks/prepare_{dataset}.tsv"
+        "logs/benchmarks/prepare_{prepared}.tsv"
     conda:
         CONDA_ENV
     shell:
-        "python -m dmt --log {log} prepare {wildcards.dataset} {params.args} --out {output}"
+        "python -m dmt --log {log:q} prepare {params.dataset:q} {params.args:q} --out {output:q}"
 
 
 # The COCO init: the original Caffe-converted checkpoint mapped once onto deeplab_v2's names.
 rule convert_coco:
     input:
-        lambda w: raw_input(config, "coco_checkpoint", "an experiment with weights: coco"),
+        lambda w: raw_file("coco_checkpoint", "an experiment with weights: coco"),
     output:
         COCO_WEIGHTS,
     params:
@@ -31,4 +36,4 @@ rule convert_coco:
     conda:
         CONDA_ENV
     shell:
-        "python -m dmt --log {log} convert-coco --checkpoint {input:q} --out {output}"
+        "python -m dmt --log {log:q} convert-coco --checkpoint {input:q} --out {output:q}"

@@ -19,7 +19,10 @@ rule final_model:
     conda:
         CONDA_ENV
     shell:
-        "python -m dmt --log {log} export --final {input.final} --data {input.data} {params.args} --out {output.model}"
+        "python -m dmt --log {log:q} export --final {input.final:q} --data {input.data:q} {params.args:q} --out {output.model:q}"
+
+
+from dmt.predict import images_fingerprint
 
 
 rule predict:
@@ -29,9 +32,12 @@ rule predict:
     output:
         directory("results/{run}/predictions"),
     params:
+        # The images' names, sizes and times: an image replaced in place (same name, the folder's
+        # time unchanged) predicts again, as do images added, removed or renamed.
+        images=lambda w: images_fingerprint(experiment_of(w).predict_images()),
         runtime=runtime,
         batch=cfg("inference_batch_size"),
-        amp=lambda w: "" if experiment_of(w).cfg["amp"] else "--no-amp",
+        amp=lambda w: [] if experiment_of(w).cfg["amp"] else ["--no-amp"],
         code=code_digest("predict"),
     threads: lambda w: experiment_of(w).cfg["threads"]
     resources:
@@ -45,5 +51,5 @@ rule predict:
     conda:
         CONDA_ENV
     shell:
-        "python -m dmt --log {log} predict --model {input.model} --images {input.images:q} "
-        "--batch-size {params.batch} {params.amp} {params.runtime} --out {output}"
+        "python -m dmt --log {log:q} predict --model {input.model:q} --images {input.images:q} "
+        "--batch-size {params.batch:q} {params.amp:q} {params.runtime:q} --out {output:q}"

@@ -24,8 +24,8 @@ rule evaluate:
     conda:
         CONDA_ENV
     shell:
-        "python -m dmt --log {log} evaluate --dataset {params.dataset} --data {input.data} "
-        "--model {input.model} --valtiny {input.valtiny} {params.runtime} {params.args} --out {output.metrics}"
+        "python -m dmt --log {log:q} evaluate --dataset {params.dataset:q} --data {input.data:q} "
+        "--model {input.model:q} --valtiny {input.valtiny:q} {params.runtime:q} {params.args:q} --out {output.metrics:q}"
 
 
 # The run's result: the selected final model (segmentation: the better of the last A / B on
@@ -38,7 +38,7 @@ rule final:
         "results/{run}/final_{metric}.json",
     params:
         dataset=cfg("dataset"),
-        metrics=lambda w: " ".join(f"{k}={v}" for k, v in PLAN.final_metrics(w.run, w.metric).items()),
+        metrics=lambda w: items(PLAN.final_metrics(w.run, w.metric)),
         code=code_digest("final"),
     log:
         "logs/{run}/final_{metric}.log",
@@ -47,5 +47,5 @@ rule final:
     conda:
         CONDA_ENV
     shell:
-        "python -m dmt --log {log} final --dataset {params.dataset} --metrics {params.metrics} "
-        "--out {output}"
+        "python -m dmt --log {log:q} final --dataset {params.dataset:q} --metrics {params.metrics:q} "
+        "--out {output:q}"

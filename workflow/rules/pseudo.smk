@@ -12,7 +12,7 @@ rule pseudo_spec:
     # A shell line, not a `run:` block: Snakemake runs each `run:` job in a Snakemake process of
     # its own (seconds each), a shell line costs milliseconds. Written beside, then renamed.
     shell:
-        "printf '%s' {params.spec:q} > {output}.tmp && mv {output}.tmp {output}"
+        "printf '%s' {params.spec:q} > {output:q}.tmp && mv {output:q}.tmp {output:q}"
 
 
 rule pseudo_label:
@@ -37,4 +37,4 @@ rule pseudo_label:
     conda:
         CONDA_ENV
     shell:
-        "python -m dmt --log {log} pseudo --spec {input.spec} {params.runtime} --out {output.h5}"
+        "python -m dmt --log {log:q} pseudo --spec {input.spec:q} {params.runtime:q} --out {output.h5:q}"

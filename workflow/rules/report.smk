@@ -1,7 +1,7 @@
 # The report: figures of every run that was run and each experiment's final table, as report()
 # outputs. `snakemake --cores N plots` makes them, `snakemake --report results/report.html plots`
 # bundles them into one HTML file. They read finished results only (dmt.report_plan says which).
-from dmt.report_plan import (comparison_figure, example_args, example_inputs, items, oracle_flag,
+from dmt.report_plan import (comparison_figure, example_args, example_inputs, oracle_flag,
                              oracle_metrics, placement, pseudo_sets, report_files, trained_models)
 
 
@@ -23,7 +23,7 @@ rule plot_metric:
                **placement(PLAN, "1 results", "metric per iteration")),
     params:
         dataset=cfg("dataset"),
-        method=lambda w: PLAN.run(w.run).method.name,
+        final=lambda w, input: f"{PLAN.run(w.run).method.name}={input.final}",
         oracle=lambda w, input: oracle_flag(input.oracle),
         code=code_digest("report"),
     log:
@@ -34,8 +34,8 @@ rule plot_metric:
     conda:
         CONDA_ENV
     shell:
-        "python -m dmt --log {log} plot metric --dataset {params.dataset} --final {params.method}={input.final} "
-        "{params.oracle} --name {wildcards.run} --out {output}"
+        "python -m dmt --log {log:q} plot metric --dataset {params.dataset:q} --final {params.final:q} "
+        "{params.oracle:q} --name {wildcards.run:q} --out {output:q}"
 
 
 rule plot_pseudo:
@@ -58,8 +58,8 @@ rule plot_pseudo:
     conda:
         CONDA_ENV
     shell:
-        "python -m dmt --log {log} plot pseudo --dataset {params.dataset} --data {input.data} "
-        "--sets {params.sets} --name {wildcards.run} --out {output}"
+        "python -m dmt --log {log:q} plot pseudo --dataset {params.dataset:q} --data {input.data:q} "
+        "--sets {params.sets:q} --name {wildcards.run:q} --out {output:q}"
 
 
 rule plot_weights:
@@ -80,8 +80,8 @@ rule plot_weights:
     conda:
         CONDA_ENV
     shell:
-        "python -m dmt --log {log} plot weights --models {params.models} "
-        "--name {wildcards.run} --out {output}"
+        "python -m dmt --log {log:q} plot weights --models {params.models:q} "
+        "--name {wildcards.run:q} --out {output:q}"
 
 
 rule examples:
@@ -109,8 +109,8 @@ rule examples:
     conda:
         CONDA_ENV
     shell:
-        "python -m dmt --log {log} examples --dataset {params.dataset} --data {input.data} {params.args} "
-        "{params.runtime} --name {wildcards.run} --out {output}"
+        "python -m dmt --log {log:q} examples --dataset {params.dataset:q} --data {input.data:q} {params.args:q} "
+        "{params.runtime:q} --name {wildcards.run:q} --out {output:q}"
 
 
 # An experiment's runs side by side: the summary table restricted to them.
@@ -134,7 +134,7 @@ rule final_table:
     conda:
         CONDA_ENV
     shell:
-        "python -m dmt --log {log} summary --runs {params.runs:q} --title {params.title:q} --out {output.csv}"
+        "python -m dmt --log {log:q} summary --runs {params.runs:q} --title {params.title:q} --out {output.csv:q}"
 
 
 # A comparison's score per iteration on one split seed: one line per method.
@@ -147,8 +147,9 @@ rule plot_comparison:
                labels=lambda w: {"figure": f"per iteration ({w.exp})"}),
     params:
         dataset=cfg("dataset"),
-        finals=lambda w: " ".join(f"{PLAN.run(r).method.name}={PLAN.run(r).final_path}"
-                                  for r in PLAN.comparison_runs(w.comparison, w.exp)),
+        finals=lambda w: [f"{PLAN.run(r).method.name}={PLAN.run(r).final_path}"
+                          for r in PLAN.comparison_runs(w.comparison, w.exp)],
+        name=lambda w: f"{w.comparison}, {w.exp}",
         code=code_digest("report"),
     log:
         "logs/tables/{comparison}/{exp}.log",
@@ -158,5 +159,5 @@ rule plot_comparison:
     conda:
         CONDA_ENV
     shell:
-        "python -m dmt --log {log} plot metric --dataset {params.dataset} --final {params.finals} "
-        "--name '{wildcards.comparison}, {wildcards.exp}' --out {output}"
+        "python -m dmt --log {log:q} plot metric --dataset {params.dataset:q} --final {params.finals:q} "
+        "--name {params.name:q} --out {output:q}"

@@ -16,7 +16,7 @@ rule split:
     conda:
         CONDA_ENV
     shell:
-        "python -m dmt --log {log} split --data {input.data} {params.args} --out-dir $(dirname {output.labeled})"
+        "python -m dmt --log {log:q} split --data {input.data:q} {params.args:q} --out-dir $(dirname {output.labeled:q})"
 
 
 rule dms:
@@ -36,5 +36,5 @@ rule dms:
     conda:
         CONDA_ENV
     shell:
-        "python -m dmt --log {log} dms --labeled {input.labeled} --alpha {params.alpha} --seed {params.seed} "
-        "--out-a {output.a} --out-b {output.b}"
+        "python -m dmt --log {log:q} dms --labeled {input.labeled:q} --alpha {params.alpha:q} --seed {params.seed:q} "
+        "--out-a {output.a:q} --out-b {output.b:q}"

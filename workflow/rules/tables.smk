@@ -10,7 +10,7 @@ rule compare:
                     labels={"figure": "table"}),
         iterations="results/tables/{comparison}_iterations.csv",
     params:
-        inputs=lambda w: " ".join(f"{k}={v}" for k, v in PLAN.comparison_inputs(w.comparison).items()),
+        inputs=lambda w: items(PLAN.comparison_inputs(w.comparison)),
         code=code_digest("tables"),
     wildcard_constraints:
         comparison=_one_of(PLAN.comparisons),
@@ -21,8 +21,8 @@ rule compare:
     conda:
         CONDA_ENV
     shell:
-        "python -m dmt --log {log} compare --name {wildcards.comparison} --out-dir results/tables "
-        "{params.inputs}"
+        "python -m dmt --log {log:q} compare --name {wildcards.comparison:q} --out-dir results/tables "
+        "{params.inputs:q}"
 
 
 # Runs whose results exist when the DAG is built: a new result changes the inputs, which reruns it.
@@ -43,4 +43,4 @@ rule summary:
     conda:
         CONDA_ENV
     shell:
-        "python -m dmt --log {log} summary --runs {params.runs:q} --out {output.table}"
+        "python -m dmt --log {log:q} summary --runs {params.runs:q} --out {output.table:q}"

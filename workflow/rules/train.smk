@@ -15,7 +15,7 @@ rule train_spec:
     # A shell line, not a `run:` block: Snakemake runs each `run:` job in a Snakemake process of
     # its own (seconds each), a shell line costs milliseconds. Written beside, then renamed.
     shell:
-        "printf '%s' {params.spec:q} > {output}.tmp && mv {output}.tmp {output}"
+        "printf '%s' {params.spec:q} > {output:q}.tmp && mv {output:q}.tmp {output:q}"
 
 
 rule baseline:
@@ -33,6 +33,7 @@ rule baseline:
         workers=cfg("num_workers"),
         ckpt=cfg("checkpoint_every"),
         eval_every=cfg("eval_every"),
+        tensorboard=lambda w: f"results/{w.job}/tensorboard",
         code=code_digest("train"),
     threads: lambda w: experiment_of(w).cfg["threads"]
     resources:
@@ -46,9 +47,9 @@ rule baseline:
     conda:
         CONDA_ENV
     shell:
-        "python -m dmt --log {log} train --spec {input.spec} {params.runtime} "
-        "--num-workers {params.workers} --checkpoint-every {params.ckpt} --eval-every {params.eval_every} "
-        "--tensorboard results/{wildcards.job}/tensorboard --out {output.model}"
+        "python -m dmt --log {log:q} train --spec {input.spec:q} {params.runtime:q} "
+        "--num-workers {params.workers:q} --checkpoint-every {params.ckpt:q} --eval-every {params.eval_every:q} "
+        "--tensorboard {params.tensorboard:q} --out {output.model:q}"
 
 
 # Iteration i >= 1 of a run: fine-tuning (segmentation) or re-training (classification).
