@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from dmt import __version__
-from dmt.errors import DMTError, NonFiniteOutput
+from dmt.errors import DMTError, NonFiniteOutput, unwrapped
 from dmt.integrity import file_digest
 
 log = logging.getLogger("dmt")
@@ -660,7 +660,8 @@ def main(argv: list[str] | None = None) -> int:
         return fail(f"error: {e}", 2)
     except OSError as e:  # a path of the user's: missing, unreadable, a folder for a file
         where = f": {e.filename}" if e.filename else ""
-        return fail(f"error: {e.strerror or e}{where}", 2)
+        # re-raised from a DataLoader worker, its message is the worker's traceback: its last line
+        return fail(f"error: {unwrapped(str(e), type(e)) or e.strerror or e}{where}", 2)
     except KeyboardInterrupt:
         return fail("error: interrupted; outputs written so far are complete, partial ones were removed", 130)
     except Exception as e:  # a bug, not a user error: the traceback goes to the log

@@ -162,7 +162,7 @@ def _training_model(tmp_path):
     ("empty folder", "no images (.jpg, .jpeg, .png) in"),
     ("same name twice", "would both be written as photo"),
     ("list names a missing file", "lists"),
-    ("truncated image", "is not readable"),
+    ("truncated image", "is corrupt or truncated"),
     ("missing folder", "does not exist"),
     ("a training model", "is a model from training, not an exported final model"),
 ])
@@ -182,7 +182,7 @@ def test_predict_stops_with_one_line(capsys, exported, tmp_path, case, message):
     elif case == "truncated image":
         data = (folder / "photo.jpg").read_bytes()
         (folder / "photo.jpg").write_bytes(data[:20])
-        message = f"image {folder / 'photo.jpg'} is not readable"
+        message = f"image {folder / 'photo.jpg'} is corrupt or truncated"
     elif case == "missing folder":
         folder = tmp_path / "nowhere"
     elif case == "a training model":
@@ -282,3 +282,266 @@ def test_the_plan_exports_what_final_can_select():
     assert args.candidate == [f"iter{i}=results/digits_cls_100/iter{i}/A/model.pt" for i in range(1, 6)]
     with pytest.raises(PlanError, match="has no predict_images"):
         plan.experiment("digits_1_20").predict_images()
+
+
+# ----------------------------------------------------------------------------- safety (issue 19)
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (links not followed) and its bytes."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and not p.is_symlink()}
+
+
+@pytest.fixture
+def pngs(tmp_path):
+    """Three PNG images (the form a mask takes: written over, an image is lost) and one JPEG."""
+    folder = tmp_path / "pngs"
+    folder.mkdir()
+    rng = np.random.default_rng(7)
+    for name in ("a", "b", "c"):
+        Image.fromarray(rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)).save(folder / f"{name}.png")
+    Image.fromarray(rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)).save(folder / "d.jpg")
+    return folder
+
+
+@pytest.mark.parametrize("case", ["same folder", "same folder, another spelling", "relative and absolute",
+                                  "a link to the images", "a folder above the images",
+                                  "a list naming images in out", "an output subfolder linked to the images"])
+def test_predict_refuses_an_output_that_would_replace_an_input(capsys, exported, pngs, tmp_path,
+                                                               monkeypatch, case):
+    images, out, flags = pngs, pngs, []
+    named = pngs / "a.png"
+    if case == "same folder, another spelling":
+        out = pngs / ".." / "pngs" / "."
+    elif case == "relative and absolute":
+        monkeypatch.chdir(pngs)
+        out = Path(".")
+    elif case == "a link to the images":
+        out = tmp_path / "link"
+        out.symlink_to(pngs, target_is_directory=True)
+    elif case == "a folder above the images":
+        out = tmp_path
+    elif case == "a list naming images in out":
+        out = tmp_path / "out"
+        out.mkdir()
+        (pngs / "a.png").rename(out / "a.png")
+        named = out / "a.png"
+        images = tmp_path / "list.txt"
+        images.write_text(f"{named}\npngs/b.png\n")
+    elif case == "an output subfolder linked to the images":
+        out = tmp_path / "out"
+        out.mkdir()
+        (out / "overlay").symlink_to(pngs, target_is_directory=True)
+        named, flags = pngs / "d.jpg", ["--overlay"]
+    before = _files(tmp_path)
+    code, err = run(capsys, "predict", "--model", exported[0], "--images", images, "--out", out, *flags)
+    assert code == 2 and err.startswith("error: ") and named.name in err and "--out" in err, err
+    assert _files(tmp_path) == before, "an input was replaced"
+
+
+def test_predict_refuses_a_folder_holding_files_it_did_not_write(capsys, exported, pngs, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "b.png").write_bytes(b"the user's own b.png")  # where predict would write b's mask
+    before = _files(out)
+    code, err = run(capsys, "predict", "--model", exported[0], "--images", pngs, "--out", out)
+    assert code == 2 and f"holds {out / 'b.png'}, which predict did not write" in err, err
+    assert "there is no predictions.json" in err and _files(out) == before
+    # A record that does not list a file does not make it predict's.
+    assert run(capsys, "predict", "--model", exported[0], "--images", pngs, "--out", tmp_path / "p")[0] == 0
+    (tmp_path / "p" / "notes.txt").write_text("mine")
+    before = _files(tmp_path / "p")
+    code, err = run(capsys, "predict", "--model", exported[0], "--images", pngs, "--out", tmp_path / "p")
+    assert code == 2 and f"holds {tmp_path / 'p' / 'notes.txt'}" in err and "not among the files" in err, err
+    assert _files(tmp_path / "p") == before
+
+
+def test_a_rerun_replaces_its_own_files_and_removes_those_it_no_longer_writes(capsys, exported, pngs, tmp_path):
+    out = tmp_path / "out"
+    assert run(capsys, "predict", "--model", exported[0], "--images", pngs, "--out", out, "--overlay")[0] == 0
+    record = json.loads((out / "predictions.json").read_text())
+    assert record["complete"] is True and set(record["files"]) == set(_files(out)) - {"predictions.json"}
+    assert "overlay/d.jpg" in record["files"]
+    # A hand-edited record naming files outside the shapes predict writes: none is removed.
+    victim = tmp_path / "keep.png"
+    victim.write_bytes(b"keep")
+    record["files"] += ["../keep.png", str(victim)]
+    (out / "predictions.json").write_text(json.dumps(record))
+    (pngs / "c.png").unlink()
+    assert run(capsys, "predict", "--model", exported[0], "--images", pngs, "--out", out)[0] == 0
+    assert sorted(_files(out)) == ["a.png", "b.png", "d.png", "predictions.json"]
+    assert not (out / "overlay").exists()
+    assert json.loads((out / "predictions.json").read_text())["files"] == ["a.png", "b.png", "d.png"]
+    assert victim.read_bytes() == b"keep"
+
+
+def test_a_rerun_after_a_failed_run_is_not_refused(capsys, exported, pngs, tmp_path):
+    """A run that fails half-way has recorded its files before writing any (complete: false):
+    the rerun may replace them; what a killed write left (a temporary) is removed."""
+    out = tmp_path / "out"
+    good = (pngs / "c.png").read_bytes()
+    (pngs / "c.png").write_bytes(good[: len(good) // 2])  # its header reads, its pixels do not
+    code, err = run(capsys, "predict", "--model", exported[0], "--images", pngs, "--out", out,
+                    "--batch-size", "1")
+    assert code == 2 and f"image {pngs / 'c.png'} is corrupt or truncated" in err, err
+    record = json.loads((out / "predictions.json").read_text())
+    assert record == {"complete": False, "files": ["a.png", "b.png", "c.png", "d.png"]}
+    assert (out / "a.png").exists()  # batch 1, c is read after a, b and d (same sizes: by id)
+    (out / ".a.png.k3j9x0ab.tmp").write_bytes(b"half")
+    (pngs / "c.png").write_bytes(good)
+    assert run(capsys, "predict", "--model", exported[0], "--images", pngs, "--out", out)[0] == 0
+    assert sorted(_files(out)) == ["a.png", "b.png", "c.png", "d.png", "predictions.json"]
+
+
+def _worker_lines(proc) -> list[str]:
+    lines = proc.stderr.splitlines()
+    first = next((k for k, line in enumerate(lines) if line.startswith("error: ")), len(lines))
+    return lines[first:]
+
+
+def test_an_error_in_a_dataloader_worker_is_its_one_line(exported, pngs, tmp_path):
+    import subprocess
+    import sys
+
+    data = (pngs / "c.png").read_bytes()
+    (pngs / "c.png").write_bytes(data[: len(data) // 2])
+    proc = subprocess.run([sys.executable, "-m", "dmt", "predict", "--model", str(exported[0]), "--images",
+                           str(pngs), "--out", str(tmp_path / "out"), "--num-workers", "2", "--device", "cpu"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert _worker_lines(proc) == [f"error: image {pngs / 'c.png'} is corrupt or truncated (image file is "
+                                   f"truncated)"], proc.stderr
+
+
+def test_a_training_loader_worker_error_is_its_one_line(data, tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    copy = tmp_path / "data"
+    shutil.copytree(data, copy)
+    image_id = (copy / "ImageSets/Segmentation/labeled.txt").read_text().split()[0]
+    image = next((copy / "JPEGImages").glob(f"{image_id}.*"))
+    image.write_bytes(image.read_bytes()[:200])
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({
+        "kind": "train", "dataset": "folder", "data": str(copy),
+        "labeled": [str(copy / "ImageSets/Segmentation/labeled.txt")],
+        "hyper": {"epochs": 1, "lr": 0.01, "batch_size": 2, "crop_size": list(CROP), "seed": 0},
+        "init": {"model": "small_deeplab", "seed": 0, "weights": "scratch"}}))
+    proc = subprocess.run([sys.executable, "-m", "dmt", "train", "--spec", str(spec), "--out",
+                           str(tmp_path / "out.pt"), "--num-workers", "2", "--device", "cpu"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    lines = _worker_lines(proc)
+    assert len(lines) == 1 and str(image) in lines[0] and "corrupt or truncated" in lines[0], proc.stderr
+
+
+class _Raising(torch.utils.data.Dataset):
+    def __init__(self, error):
+        self.error = error
+
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, index):
+        raise self.error
+
+
+@pytest.mark.parametrize("kind", ["DMTError", "UnsafeFile", "NonFiniteOutput"])
+def test_every_dmt_error_keeps_its_message_across_a_worker(kind):
+    """torch rebuilds a worker's exception from its traceback's text: the type keeps its own message."""
+    import dmt.errors
+
+    error = getattr(dmt.errors, kind)
+    loader = torch.utils.data.DataLoader(_Raising(error(f"file x.png: what to do ({kind})")), num_workers=2)
+    with pytest.raises(error) as caught:
+        next(iter(loader))
+    assert str(caught.value) == f"file x.png: what to do ({kind})"
+
+
+def _png_claiming(path: Path, width: int, height: int) -> Path:
+    """A tiny PNG whose header claims ``width`` x ``height`` pixels (as a forged or huge one does)."""
+    import io
+    import struct
+    import zlib
+
+    buffer = io.BytesIO()
+    Image.new("L", (1, 1)).save(buffer, format="PNG")
+    data = bytearray(buffer.getvalue())
+    ihdr = bytes(data[12:16]) + struct.pack(">II", width, height) + bytes(data[24:29])
+    data[16:24] = struct.pack(">II", width, height)
+    data[29:33] = struct.pack(">I", zlib.crc32(ihdr))
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("side", [30000, 10000])  # over Pillow's bomb error; over the pixel budget only
+def test_an_oversized_image_is_one_line_before_any_work(capsys, exported, pngs, tmp_path, side):
+    big = _png_claiming(pngs / "big.png", side, side)
+    code, err = run(capsys, "predict", "--model", exported[0], "--images", pngs, "--out", tmp_path / "out")
+    assert code == 2 and err.startswith(f"error: image {big} has ") and "pixels" in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_planning_reads_no_torch():
+    """The workflow's predict rule fingerprints its images while planning: dmt.predict is cheap."""
+    import subprocess
+    import sys
+
+    code = "import sys, dmt.predict; print(sorted({'torch', 'numpy'} & set(sys.modules)))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout.strip() == "[]"
+
+
+def test_the_fingerprint_follows_names_and_contents(pngs, tmp_path):
+    from dmt.predict import images_fingerprint
+
+    first = images_fingerprint(pngs)
+    assert images_fingerprint(pngs) == first
+    with Image.open(pngs / "b.png") as other:
+        other.save(pngs / "a.png")  # in place: same name
+    changed = images_fingerprint(pngs)
+    assert changed != first
+    (pngs / "a.png").rename(pngs / "e.png")
+    assert images_fingerprint(pngs) not in (first, changed)
+    listing = tmp_path / "list.txt"
+    listing.write_text("pngs/b.png\n")
+    assert images_fingerprint(listing) != images_fingerprint(pngs)
+
+
+def test_the_rule_predicts_again_when_an_image_changes_in_place(capsys, exported, tmp_path):
+    """Snakemake on a folder configuration whose final model is given: the predict rule alone."""
+    import shutil
+
+    from fixtures import make_mini_folder
+    from test_workflow import planned, snakemake, write_config
+
+    new = tmp_path / "new"
+    new.mkdir()
+    rng = np.random.default_rng(3)
+    for k in range(2):
+        Image.fromarray(rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)).save(new / f"n{k}.png")
+    work = tmp_path / "work"
+    work.mkdir()
+    write_config(work, {"folder_root": str(make_mini_folder(tmp_path / "mine")), "experiments": {"mine": {
+        "dataset": "folder", "labeled": "all", "crop_size": list(CROP), "predict_images": str(new)}}})
+    (work / "results/mine").mkdir(parents=True)
+    shutil.copy(exported[0], work / "results/mine/final_model.pt")
+    target = ["results/mine/predictions", "--allowed-rules", "predict"]
+    snakemake(work, "--cores", "1", *target)
+    predictions = work / "results/mine/predictions"
+    assert json.loads((predictions / "predictions.json").read_text())["images"] == 2
+    assert planned(work, *target) == {}
+    folder_time = new.stat().st_mtime_ns
+    Image.fromarray(rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)).save(new / "n0.png")  # in place
+    assert new.stat().st_mtime_ns == folder_time
+    assert planned(work, *target) == {"predict": 1}
+    snakemake(work, "--cores", "1", *target)  # into the folder the last run left
+    assert planned(work, *target) == {}
+    Image.fromarray(rng.integers(0, 256, (9, 9, 3), dtype=np.uint8)).save(new / "n2.png")
+    assert planned(work, *target) == {"predict": 1}
+    # The command into the rule's folder (Snakemake's mark in it is not the user's file).
+    code, _ = run(capsys, "predict", "--model", exported[0], "--images", new, "--out", predictions)
+    assert code == 0 and sorted(p.name for p in predictions.glob("*.png")) == ["n0.png", "n1.png", "n2.png"]
