@@ -203,6 +203,7 @@ def cmd_dms(args) -> None:
 def cmd_train(args) -> None:
     import torch
 
+    from dmt import finished
     from dmt.data.registry import dataset_info
     from dmt.inference import pick_device
     from dmt.integrity import sidecar_path, verify
@@ -222,6 +223,13 @@ def cmd_train(args) -> None:
     out = Path(args.out)
     checkpoint = out.with_name(out.name + ".ckpt")
     _outputs(out, sidecar_path(out), checkpoint)
+    # What the result depends on: the spec, every file it reads, and the training code. A
+    # checkpoint or a finished result made under anything else is not used.
+    def fingerprint_of():
+        return (code_digest("train"), file_digest(args.spec), *map(input_digest, job.inputs()))
+
+    if finished.restore(out, fingerprint_of):
+        return
     device = pick_device(args.device)
     info = dataset_info(job.dataset, job.data)
     torch.manual_seed(spec.seed)
@@ -254,11 +262,9 @@ def cmd_train(args) -> None:
                                 weights=job.init["weights"], options=options)
         except (KeyError, ValueError) as e:
             raise DMTError(f"bad init in {args.spec}: {e}") from e
-    # What the result depends on: the spec, every file it reads, and the training code. A
-    # checkpoint made under anything else is not resumed.
-    fingerprint = (code_digest("train"), file_digest(args.spec), *map(input_digest, job.inputs()))
 
     on_epoch_end = None
+    fingerprint = fingerprint_of()
     if job.valtiny:
         from dmt.evaluate import evaluate_classification, evaluate_segmentation
 
@@ -278,6 +284,7 @@ def cmd_train(args) -> None:
                     fingerprint_parts=fingerprint, device=device,
                     tb_dir=args.tensorboard, on_epoch_end=on_epoch_end,
                     meta={**meta, "dmt_version": __version__})
+    finished.keep(out, fingerprint)
     log.info("trained %d steps in %.0f s -> %s", summary["steps"], summary["seconds"], out)
 
 

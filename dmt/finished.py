@@ -54,16 +54,19 @@ def keep(out, fingerprint) -> None:
 
 
 def restore(out, fingerprint) -> bool:
-    """Put back the kept outputs of an earlier run of this very job; False if there are none."""
+    """Put back the kept outputs of an earlier run of this very job; False if there are none.
+    ``fingerprint`` is called only where kept outputs exist (it reads every input); an input
+    that cannot be read means training, which names it."""
     out = Path(out)
     record, kept = record_path(out), [_kept(out), _kept(sidecar_path(out))]
     if not record.is_file() or not all(p.is_file() for p in kept):
         return False
     try:
         saved = json.loads(record.read_text())
+        current = list(fingerprint())
     except (OSError, ValueError):
         return False
-    if saved.get("fingerprint") != list(fingerprint):
+    if saved.get("fingerprint") != current:
         log.info("%s belongs to another spec, input or code; training", record)
         return False
     if file_digest(kept[0]) != saved.get("digest"):

@@ -36,7 +36,8 @@ def test_the_labeled_list_is_the_folders_and_its_size_sets_the_baseline_epochs(f
     assert exp.train_size == 7 and exp.fixed_labeled_count() == 3
     # Appendix B: sqrt(1 / ratio) x the oracle's epochs, with ratio = 3 labeled of 7.
     assert exp.baseline_epochs() == round(math.sqrt(7 / 3) * CONFIG["defaults"]["baseline"]["oracle_epochs"])
-    assert "--labeled all" in exp.split_args() and "--labeled-list data:labeled" in exp.split_args()
+    args = " ".join(exp.split_args())
+    assert "--labeled all" in args and "--labeled-list data:labeled" in args
 
 
 def test_nothing_asks_for_the_ground_truth_the_unlabeled_images_lack(folder):
@@ -91,12 +92,17 @@ def test_a_broken_folder_stops_the_plan_before_any_job(folder):
 def test_editing_the_folder_changes_what_prepare_is_given(capsys, folder, tmp_path):
     before = plan_with(folder).raw_fingerprint("folder")
     assert before.startswith("sha256:") and plan_with(folder).raw_fingerprint("folder") == before
-    args = plan_with(folder).prepare_args("folder")
-    assert args == f"--folder-root {folder} --fingerprint {before}"  # the rule's params
+    plan = plan_with(folder)
+    prepared = plan.experiment("mine").data_root  # addressed by the fingerprint
+    assert prepared == f"resources/data/folder-{before.removeprefix('sha256:')}"
+    args = plan.prepare_args(prepared.removeprefix("resources/data/"))
+    assert args == ["--folder-root", str(folder), "--fingerprint", before]  # the rule's params
+    with pytest.raises(PlanError, match="prepared from other files"):
+        plan.prepare_args("folder-0123456789abcdef")
     shutil.copy(folder / "unlabeled/images/unlabeled_1.png", folder / "unlabeled/images/new.png")
     assert plan_with(folder).raw_fingerprint("folder") != before
     # Other data sets' params do not change (their existing results stay valid).
-    assert Plan(copy.deepcopy(CONFIG)).prepare_args("digits") == "--seed 0 --n-train 1000 --n-val 300"
+    assert Plan(copy.deepcopy(CONFIG)).prepare_args("digits") == ["--seed", "0", "--n-train", "1000", "--n-val", "300"]
     # A folder edited between planning and preparing is not prepared as planned.
     code = main(["prepare", "folder", "--folder-root", str(folder), "--fingerprint", before,
                  "--out", str(tmp_path / "out")])

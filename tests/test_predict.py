@@ -259,7 +259,6 @@ def test_training_refuses_to_start_from_a_model_file_carrying_code(capsys, data,
 
 
 def test_the_plan_exports_what_final_can_select():
-    import shlex
 
     import yaml
 
@@ -270,14 +269,15 @@ def test_the_plan_exports_what_final_can_select():
     seg = plan.run("digits_1_20")
     assert seg.final_candidates() == {"A5": "results/digits_1_20/iter5/A/model.pt",
                                       "B5": "results/digits_1_20/iter5/B/model.pt"}
-    assert "--pad-to 64 64" in seg.export_args() and "--candidate A5=results/digits_1_20/iter5/A/model.pt" in seg.export_args()
+    assert "--pad-to 64 64" in " ".join(seg.export_args())
+    assert "--candidate A5=results/digits_1_20/iter5/A/model.pt" in " ".join(seg.export_args())
     cls = plan.run("digits_cls_100")
     assert list(cls.final_candidates()) == [f"iter{i}" for i in range(1, 6)]
     assert cls.final_candidates()["iter3"] == "results/digits_cls_100/iter3/A/model.pt"
-    assert "--pad-to" not in cls.export_args()
+    assert "--pad-to" not in " ".join(cls.export_args())
     assert seg.deliverables() == ["results/digits_1_20/final_miou.json", "results/digits_1_20/final_model.pt"]
     # The rule's flags reach the command whole: every candidate, not the last one.
-    args = build_parser().parse_args(["export", *shlex.split(cls.export_args()), "--final", "f", "--data", "d",
+    args = build_parser().parse_args(["export", *cls.export_args(), "--final", "f", "--data", "d",
                                       "--out", "o"])
     assert args.candidate == [f"iter{i}=results/digits_cls_100/iter{i}/A/model.pt" for i in range(1, 6)]
     with pytest.raises(PlanError, match="has no predict_images"):
