@@ -63,7 +63,7 @@ def test_the_split_is_the_folders_and_the_images_its_pixels(done):
     splits = work / "resources" / "splits" / "mine"
     assert (splits / "labeled.txt").read_text().split() == labeled
     assert len((splits / "unlabeled.txt").read_text().split()) == 60 - len(labeled)
-    prepared = work / "resources" / "data" / "folder"
+    (prepared,) = (work / "resources" / "data").glob("folder-*")  # named by the folder's fingerprint
     image_id = labeled[1]
     with Image.open(prepared / "JPEGImages" / f"{image_id}.png") as image:
         assert np.array_equal(np.asarray(image), read_image(root / "labeled" / "images" / f"{image_id}.jpg"))
