@@ -129,14 +129,10 @@ def _allowed(error) -> str:
     """What the failing schema rule accepts, in words."""
     schema = error.schema
     rule, value = error.validator, error.validator_value
-    if rule == "enum":
-        return "one of " + ", ".join(map(str, value))
-    if rule == "const":
-        return repr(value)
+    if rule in ("enum", "const", "pattern"):
+        return _describe(schema)
     if rule == "type":
         return " or ".join(value) if isinstance(value, list) else value
-    if rule == "pattern":
-        return schema.get("description") or f"a string matching {value}"
     if rule in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         words = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}
         return f"a number {words[rule]} {value}"
