@@ -193,7 +193,7 @@ class Experiment:
         """Argv of `python -m dmt split` for this experiment (the rule quotes every item)."""
         c = self.cfg
         args = ["--labeled", str(c["labeled"]), "--valtiny", str(c["valtiny"]), "--seed", str(c["split_seed"]),
-                "--train-split", self.info.train_split]
+                "--train-split", self.info.train_split, "--dataset", self.dataset]
         for key in ("labeled_list", "valtiny_list"):
             if self.fixed_list(key):
                 args += [f"--{key.replace('_', '-')}", self.fixed_list(key)]

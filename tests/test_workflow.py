@@ -26,7 +26,7 @@ TINY = {
     "experiments": {
         "tiny": {
             "dataset": "digits",
-            "labeled": "1/10",
+            "labeled": "1/5",  # 12 of 60: the smallest draw with every digit labeled at split seeds 0-2
             "valtiny": 4,
             "crop_size": [32, 32],
             "checkpoint_every": 2,
@@ -251,7 +251,7 @@ def test_report_holds_every_figure_and_the_table(done, tmp_path):
             assert image.format == "PNG" and min(image.size) > 200
     table = (done / "results" / "tiny" / "final_table.csv").read_text().splitlines()
     runs = [line.split(",")[0] for line in table[1:]]
-    assert runs[0] == "tiny" and table[1].startswith("tiny,tiny,digits,1/10,dmt,val mIoU,")
+    assert runs[0] == "tiny" and table[1].startswith("tiny,tiny,digits,1/5,dmt,val mIoU,")
     # the oracle is shown where it was trained, and plotting never trains it
     oracle_cell = table[1].split(",")[-2]
     assert (oracle_cell != "") == oracle_trained and oracle.exists() == oracle_trained
@@ -295,6 +295,42 @@ def test_kill_mid_training_then_rerun_completes(done):
         write_config(done, TINY)
 
 
+def _seconds(benchmark: Path) -> float:
+    """The job's own wall time from its `benchmark:` file (Snakemake's start-up not counted)."""
+    return float(benchmark.read_text().splitlines()[1].split("\t")[0])
+
+
+@pytest.mark.slow  # one baseline of ~400 steps, then its rerun (~40 s)
+def test_sigint_to_snakemake_alone_then_rerun_incomplete_restores_instead_of_retraining(tmp_path):
+    # A process manager's `kill -INT <pid>`: the job runs on and finishes, Snakemake flags its
+    # outputs incomplete, and --rerun-incomplete deletes them before running the job again.
+    long = copy.deepcopy(TINY)
+    long["experiments"]["tiny"]["baseline"]["oracle_epochs"] = 60  # ~130 epochs: still running at the signal
+    write_config(tmp_path, long)
+    model = tmp_path / "results" / "tiny" / "iter0" / "A" / "model.pt"
+    target = str(model.relative_to(tmp_path))
+    snakemake(tmp_path, "--cores", "1", "results/tiny/iter0/A/spec.json", "resources/splits/tiny/labeled.txt")
+    proc = subprocess.Popen([*SNAKEMAKE, "--directory", str(tmp_path), "--cores", "1", target],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    wait_for_checkpoint(model.with_name("model.pt.ckpt"), proc, 120)
+    os.kill(proc.pid, signal.SIGINT)  # Snakemake alone, not its process group
+    proc.wait(timeout=TIMEOUT)
+    assert proc.returncode != 0 and model.is_file()
+    trained = model.read_bytes()
+    benchmark = tmp_path / "logs" / "tiny" / "iter0" / "A" / "train.tsv"
+    train_seconds = _seconds(benchmark)
+    dry = snakemake(tmp_path, "-n", target, check=False)
+    assert "IncompleteFilesException" in dry.stdout + dry.stderr
+    snakemake(tmp_path, "--unlock")
+    snakemake(tmp_path, "--cores", "1", "--rerun-incomplete", target)
+    assert "restored results/tiny/iter0/A/model.pt" in (benchmark.with_name("train.log")).read_text()
+    assert model.read_bytes() == trained  # the finished model itself, not a second training
+    restore_seconds = _seconds(benchmark)
+    print(f"training {train_seconds:.1f} s, restoring after --rerun-incomplete {restore_seconds:.1f} s")
+    assert restore_seconds < train_seconds
+    assert planned(tmp_path, target) == {}
+
+
 def test_bad_config_key_fails_before_any_job(tmp_path):
     bad = copy.deepcopy(TINY)
     bad["experiments"]["tiny"]["dmt"]["gama1"] = 3
@@ -303,6 +339,19 @@ def test_bad_config_key_fails_before_any_job(tmp_path):
     assert proc.returncode != 0
     assert "gama1" in proc.stdout + proc.stderr
     assert not (tmp_path / "resources").exists() and not (tmp_path / "results").exists()
+
+
+def test_a_labeled_draw_without_some_class_stops_at_the_split(tmp_path):
+    # 6 of the 60 images at split seed 0 leave some digit without a labeled pixel.
+    few = copy.deepcopy(TINY)
+    few["experiments"]["tiny"]["labeled"] = "1/10"
+    write_config(tmp_path, few)
+    proc = snakemake(tmp_path, "--cores", "1", "results/tiny/iter0/A/model.pt", check=False)
+    log = (tmp_path / "logs" / "tiny" / "split.log").read_text()
+    assert proc.returncode != 0
+    assert "error: split seed 0 draws 6 labeled ids" in log and "have no labeled pixel" in log
+    assert not (tmp_path / "resources" / "splits" / "tiny" / "labeled.txt").exists()
+    assert not (tmp_path / "results" / "tiny" / "iter0" / "A" / "model.pt").exists()
 
 
 def test_dms_init_trains_baselines_on_the_two_sub_subsets(tmp_path):
