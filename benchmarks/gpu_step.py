@@ -4,7 +4,7 @@ Same model architecture, same inputs, same precision on both sides of every comp
 
 Figures (all images per second unless noted; "ours" = the pipeline's own code path):
 
-  train_ours_dmt       dmt.train.train() on a DMT fine-tune batch: --pseudo-per-batch pseudo-labelled
+  train_ours_dmt       dmt.training.loop.train() on a DMT fine-tune batch: --pseudo-per-batch pseudo-labelled
                        samples + the rest labelled, dynamic loss (gamma 5/5), poly lr, the real
                        DataLoader/collate/logging (TensorBoard unless --no-tensorboard). Data sets are
                        in memory (synthetic, already cropped), so JPEG decoding and augmentation are
@@ -21,7 +21,7 @@ Figures (all images per second unless noted; "ours" = the pipeline's own code pa
   pseudo_bare_forward  a bare forward pass over the same images, pre-batched and resident on the
                        device, autocast, channels_last on CUDA, nothing else.
   pseudo_ratio         pseudo_ours / pseudo_bare_forward.
-  eval_ours            dmt.evaluate.evaluate_segmentation() over the same images.
+  eval_ours            dmt.evaluation.metrics.evaluate_segmentation() over the same images.
   projection_*_hours   a full VOC 1/20 run (paper Algorithm 2), serial on this one device, from
                        the rates above; every term and its formula is printed (schedule flags below).
 
@@ -59,11 +59,11 @@ from torch.utils.data import Dataset
 from torchvision import tv_tensors
 
 from dmt import IGNORE_INDEX
-from dmt.evaluate import evaluate_segmentation
-from dmt.inference import PadCollate, autocast, pick_device
+from dmt.evaluation.metrics import evaluate_segmentation
 from dmt.models import build_model
-from dmt.pseudo import generate
-from dmt.train import TrainSpec, train
+from dmt.models.inference import PadCollate, autocast, pick_device
+from dmt.pseudo.segmentation import generate
+from dmt.training.loop import TrainSpec, train
 
 # ---- Schedule of a full VOC 1/20 run and the training settings: experiment voc_1_20 of
 # config/config.yaml, as the pipeline's plan (dmt/plan.py) derives them -----------------------

@@ -24,9 +24,9 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from torchvision import tv_tensors
 
-from dmt.inference import PadCollate, autocast, pick_device
 from dmt.models import build_model
-from dmt.pseudo import generate
+from dmt.models.inference import PadCollate, autocast, pick_device
+from dmt.pseudo.segmentation import generate
 
 
 class TorchvisionSegmentation(torch.nn.Module):

@@ -6,9 +6,9 @@ Part 1 (ratios), small_deeplab at two sizes, one in-memory batch shape per size:
 Figures (images per second):
   bare       the same model, one batch resident in memory, the same optimizer and hyper-parameters,
              cross-entropy (ignore 255), zero_grad / backward / step and nothing else.
-  in_memory  dmt.train.train() over samples already in memory and already cropped: the loop's own
+  in_memory  dmt.training.loop.train() over samples already in memory and already cropped: the loop's own
              cost (sampler, per-sample seeding, collate, loss, schedule, logging, TensorBoard).
-  pipeline   dmt.train.train() (no DataLoader workers) over files on disk in VOC layout read by SegmentationDataset and
+  pipeline   dmt.training.loop.train() (no DataLoader workers) over files on disk in VOC layout read by SegmentationDataset and
              augmented by train_transform (scale, crop, flip), as a pipeline job does. At 64: the
              digits demo's data (`prepare digits`), 50 labeled images for many epochs, as its
              baseline; at 321: VOC-sized (500x375) JPEGs, each read once, as in a VOC epoch.
@@ -53,7 +53,7 @@ from dmt import IGNORE_INDEX  # noqa: E402
 from dmt.data.transforms import train_transform  # noqa: E402
 from dmt.data.voc import SegmentationDataset, write_mask_png  # noqa: E402
 from dmt.models import build_model  # noqa: E402
-from dmt.train import TrainSpec, _optimizer, train  # noqa: E402
+from dmt.training.loop import TrainSpec, _optimizer, train  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = "digits_1_20"
@@ -126,7 +126,7 @@ def in_memory_rate(size: int, steps: int, warmup: int, repeats: int, tmp: Path) 
 
 
 def _digits_root(tmp: Path) -> tuple[Path, list[str]]:
-    from dmt.data.digits import prepare_digits
+    from dmt.data.prepare.digits import prepare_digits
     from dmt.data.voc import read_split
 
     root = tmp / "digits"
@@ -218,28 +218,28 @@ class PhaseClock:
 
 def _clock_training(clock: PhaseClock) -> dict:
     """Wraps what train() calls; returns a dict that receives train()'s own wall time."""
-    import dmt.evaluate
-    import dmt.train
     from torch.utils.data.dataloader import _BaseDataLoaderIter
     from torch.utils.tensorboard import SummaryWriter
     from tqdm import tqdm
 
+    import dmt.evaluation.metrics
+    import dmt.training.loop
     from dmt.models.small import SmallDeepLab
 
     clock.wrap(_BaseDataLoaderIter, "__next__", "data")
     clock.wrap(SmallDeepLab, "forward", "forward")
     for name in ("dynamic_loss", "online_pseudo_labels"):
-        clock.wrap(dmt.train, name, "loss")
+        clock.wrap(dmt.training.loop, name, "loss")
     clock.wrap(torch.Tensor, "backward", "backward")
     clock.wrap(torch.optim.Optimizer, "zero_grad", "optimizer")
     clock.wrap(torch.amp.GradScaler, "step", "optimizer")
     clock.wrap(torch.amp.GradScaler, "update", "optimizer")
-    clock.wrap(dmt.evaluate, "evaluate_segmentation", "evaluation")
+    clock.wrap(dmt.evaluation.metrics, "evaluate_segmentation", "evaluation")
     for owner, name in ((SummaryWriter, "add_scalar"), (SummaryWriter, "add_histogram"),
-                        (dmt.train, "torch_save"), (dmt.train, "save_model"), (tqdm, "set_postfix")):
+                        (dmt.training.loop, "torch_save"), (dmt.training.loop, "save_model"), (tqdm, "set_postfix")):
         clock.wrap(owner, name, "logging, checkpoints, saving")
     total = {"train_s": 0.0}
-    original = dmt.train.train
+    original = dmt.training.loop.train
 
     def timed_train(*args, **kwargs):
         t0 = time.perf_counter()
@@ -248,8 +248,8 @@ def _clock_training(clock: PhaseClock) -> dict:
         finally:
             total["train_s"] += time.perf_counter() - t0
 
-    dmt.train.train = timed_train
-    clock._restore.append((dmt.train, "train", original))
+    dmt.training.loop.train = timed_train
+    clock._restore.append((dmt.training.loop, "train", original))
     return total
 
 

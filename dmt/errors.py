@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 # torch re-raises an exception of a DataLoader worker process (or of its pin-memory thread) in the
@@ -42,3 +43,12 @@ class UnsafeFile(DMTError):
 
 class NonFiniteOutput(DMTError):
     """A model produced NaN or inf logits; the caller, who knows the model's file, names it."""
+
+
+@contextlib.contextmanager
+def blame_model(model_path):
+    """A model's NaN or infinite output is an error naming its file, never a score or labels."""
+    try:
+        yield
+    except NonFiniteOutput as e:
+        raise DMTError(f"{model_path}: {e}; retrain it: snakemake --forcerun {model_path}") from None

@@ -29,7 +29,7 @@ class TrainJob:
 
     ``init`` is ``{"from": model file}`` to continue from a trained model, or
     ``{"model": name, "seed": int, "weights": "scratch" | "KIND:/path"}`` for a fresh one.
-    ``hyper`` holds ``dmt.train.TrainSpec``'s result-relevant fields. Unlabeled images take part
+    ``hyper`` holds ``dmt.training.loop.TrainSpec``'s result-relevant fields. Unlabeled images take part
     as offline pseudo labels (``pseudo``, whose ids must equal ``unlabeled``) or, with
     ``hyper["online_threshold"]``, labelled by the student itself at every step (``unlabeled``).
     """

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Method:
     name: str
-    loss_variant: str  # dmt.losses.VARIANTS
+    loss_variant: str  # dmt.training.losses.VARIANTS
     mutual: bool  # segmentation: A and B label each other; otherwise one model labels itself
     tasks: tuple[str, ...]
     online: bool = False  # one run, the student labelling the unlabeled part of each batch itself

@@ -410,7 +410,7 @@ class Run:
 
     def final_candidates(self) -> dict[str, str]:
         """The models `final` may select, by the name it gives them (``selected`` of
-        dmt.final): the last iteration's A / B (segmentation), iterations 1..N (classification)."""
+        dmt.evaluation.final): the last iteration's A / B (segmentation), iterations 1..N (classification)."""
         last = self.iterations
         if self.task == "classification":
             return {f"iter{i}": self.model_path(i, "A") for i in range(1, last + 1)}

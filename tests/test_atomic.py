@@ -14,13 +14,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
-from dmt import atomic
-from dmt.atomic import (check_writable, remove_stale_temps, torch_save, write_json, write_lines,
-                        write_text)
-from dmt.errors import DMTError
-from dmt.pseudo import PseudoLabelWriter
 from fixtures import run_python
+
+from dmt.errors import DMTError
+from dmt.pseudo.segmentation import PseudoLabelWriter
+from dmt.store import atomic
+from dmt.store.atomic import (
+    check_writable,
+    remove_stale_temps,
+    torch_save,
+    write_json,
+    write_lines,
+    write_text,
+)
 
 
 @contextlib.contextmanager
@@ -151,7 +157,7 @@ def test_a_really_full_disk(tmp_path):
         script = (
             "import sys, torch\n"
             "from test_atomic import _write_pseudo\n"
-            "from dmt.atomic import torch_save\n"
+            "from dmt.store.atomic import torch_save\n"
             "from dmt.errors import DMTError\n"
             "for write in (lambda: _write_pseudo(sys.argv[1] + '/p.h5', 200),\n"
             "              lambda: torch_save({'w': torch.zeros(200000)}, sys.argv[1] + '/m.pt')):\n"

@@ -7,8 +7,11 @@ import pytest
 from fixtures import make_mini_cityscapes, mini_cityscapes_ids
 from PIL import Image
 
-from dmt.data.cityscapes_prepare import (CITYSCAPES_CLASSES, LABEL_TO_TRAIN_ID,
-                                         prepare_cityscapes)
+from dmt.data.prepare.cityscapes import (
+    CITYSCAPES_CLASSES,
+    LABEL_TO_TRAIN_ID,
+    prepare_cityscapes,
+)
 from dmt.data.prepared import MARKER
 from dmt.data.voc import read_image, read_mask, read_split
 from dmt.errors import DMTError

@@ -8,16 +8,23 @@ import random
 import numpy as np
 import pytest
 import torch
+from fixtures import make_cifar10_pickles, write_cifar10_batch
 from PIL import Image
 from torchvision import tv_tensors
 
-from dmt.data.classification import (AUGMENT, ClassificationDataset, Cutout, RandomRandAugment,
-                                     classification_train_transform, cutout, prepare_cifar10,
-                                     prepare_digits_cls, read_class_split)
+from dmt.data.classification import ClassificationDataset, read_class_split
+from dmt.data.classification_transforms import (
+    AUGMENT,
+    Cutout,
+    RandomRandAugment,
+    classification_train_transform,
+    cutout,
+)
+from dmt.data.prepare.cifar10 import prepare_cifar10
+from dmt.data.prepare.digits_cls import prepare_digits_cls
 from dmt.data.prepared import MARKER
 from dmt.errors import DMTError
-from dmt.train import _collate
-from fixtures import make_cifar10_pickles, write_cifar10_batch
+from dmt.training.loop import _collate
 
 BATCHES = [f"data_batch_{k}" for k in range(1, 6)]
 

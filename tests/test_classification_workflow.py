@@ -8,7 +8,6 @@ import json
 
 import pytest
 import yaml
-
 from fixtures import make_cifar10_pickles
 from test_workflow import REPO, planned, snakemake, write_config
 

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from dmt.atomic import write_json
-from dmt.cli import main
-from dmt.data.digits import prepare_digits
-from dmt.integrity import file_digest, sidecar_fields
-from dmt.modelfile import save_model
-from dmt.models import build_model, model_meta
 from test_modelfile import crafted
+
+from dmt.cli import main
+from dmt.data.prepare.digits import prepare_digits
+from dmt.models import build_model, model_meta
+from dmt.models.files import save_model
+from dmt.store.atomic import write_json
+from dmt.store.integrity import file_digest, sidecar_fields
 
 HYPER = {"epochs": 1, "lr": 0.01, "batch_size": 2, "crop_size": [32, 32], "seed": 0}
 # Spec files of the commands below live apart from the outputs the tests look at.
@@ -210,7 +210,7 @@ def test_nan_model_is_an_error_not_a_score(capsys, tmp_path, digits):
 
 
 def test_nan_classifier_is_an_error_not_an_accuracy(capsys, tmp_path):
-    from dmt.data.classification import prepare_digits_cls
+    from dmt.data.prepare.digits_cls import prepare_digits_cls
 
     data = prepare_digits_cls(tmp_path / "digits_cls") and tmp_path / "digits_cls"
     nan = model_file(tmp_path / "nan.pt", dataset="digits_cls", classes=10, nan=True, name="wrn_10_2")
@@ -253,7 +253,7 @@ def test_outputs_record_digests_that_consumers_check(capsys, tmp_path, digits):
 
 
 def test_a_folder_that_cannot_be_written_fails_before_the_work(capsys, tmp_path, digits, monkeypatch):
-    import dmt.modelfile
+    import dmt.models.files
 
     results = tmp_path / "results"
     results.mkdir()
@@ -268,7 +268,7 @@ def test_a_folder_that_cannot_be_written_fails_before_the_work(capsys, tmp_path,
         raise AssertionError("the model was loaded before the output was found unwritable")
 
     monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
-    monkeypatch.setattr(dmt.modelfile, "load_model", never)
+    monkeypatch.setattr(dmt.models.files, "load_model", never)
     err = fails(capsys, *evaluate(digits, tmp_path / "model.pt", results / "metrics.json"))
     assert err == (f"error: permission denied writing {results / 'metrics.json'}: make {results} writable "
                    f"(or write the results elsewhere) and rerun")

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from dmt.configuration import MAX_EXPANDED_NODES, ConfigError, load_yaml, validate
 from fixtures import make_mini_folder
 from test_workflow import TINY, snakemake, write_config
+
+from dmt.configuration import MAX_EXPANDED_NODES, ConfigError, load_yaml, validate
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"

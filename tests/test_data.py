@@ -8,10 +8,17 @@ import torch
 from PIL import Image
 from torchvision import tv_tensors
 
-from dmt.data.digits import prepare_digits
+from dmt.data.prepare.digits import prepare_digits
 from dmt.data.prepared import MARKER
 from dmt.data.transforms import train_transform
-from dmt.data.voc import SegmentationDataset, check_root, read_image, read_mask, read_split, write_mask_png
+from dmt.data.voc import (
+    SegmentationDataset,
+    check_root,
+    read_image,
+    read_mask,
+    read_split,
+    write_mask_png,
+)
 from dmt.errors import DMTError
 
 
@@ -220,7 +227,7 @@ def test_a_drawn_labeled_set_missing_a_class_stops_the_split_naming_it_and_the_s
 
 
 def test_a_drawn_classification_set_missing_a_class_stops_the_split(capsys, tmp_path):
-    from dmt.data.classification import prepare_digits_cls
+    from dmt.data.prepare.digits_cls import prepare_digits_cls
 
     data = tmp_path / "digits_cls"
     prepare_digits_cls(data)

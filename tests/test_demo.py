@@ -7,7 +7,6 @@ import time  # reported, not asserted: timings belong in benchmarks
 
 import pytest
 import yaml
-
 from test_workflow import REPO, SNAKEMAKE
 
 

@@ -18,7 +18,7 @@ import torch
 import dmt
 from dmt import devices
 from dmt.errors import DMTError
-from dmt.inference import pick_device
+from dmt.models.inference import pick_device
 
 
 @pytest.fixture
@@ -125,7 +125,7 @@ torch.cuda.set_device = lambda device: None
 import dmt.devices
 dmt.devices.POLL_SECONDS = 0.05
 logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(message)s")
-from dmt.inference import pick_device
+from dmt.models.inference import pick_device
 print("device", pick_device("auto"), flush=True)
 sys.stdin.read()
 """

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from dmt.evaluate import ConfusionMatrix, accuracy, fine_grained_accuracy
+from dmt.evaluation.metrics import ConfusionMatrix, accuracy, fine_grained_accuracy
 
 
 def test_miou_ignores_255_and_excludes_absent_classes():
@@ -42,7 +42,7 @@ def test_subsets_share_one_pass():
     import torch
     from torchvision import tv_tensors
 
-    from dmt.evaluate import evaluate_subsets
+    from dmt.evaluation.metrics import evaluate_subsets
 
     class Constant(torch.nn.Module):
         calls = 0
@@ -75,7 +75,7 @@ def test_subsets_share_one_pass():
 def test_classification_final_is_the_best_fine_grained_valtiny_iteration(tmp_path):
     import json
 
-    from dmt.final import select_final_classification
+    from dmt.evaluation.final import select_final_classification
 
     # (valtiny acc, valtiny fine-grained, test acc) per iteration 0..3
     rows = [(0.97, 0.80, 0.90), (0.95, 0.81, 0.91), (0.96, 0.83, 0.93), (0.96, 0.83, 0.94)]
@@ -96,7 +96,7 @@ def test_classification_final_is_the_best_fine_grained_valtiny_iteration(tmp_pat
 def test_segmentation_final_picks_the_better_last_model_on_valtiny(tmp_path):
     import json
 
-    from dmt.final import select_final
+    from dmt.evaluation.final import select_final
 
     # (valtiny mIoU, val mIoU) of A and B after iterations 0..2
     rows = {(0, "A"): (0.30, 0.31), (0, "B"): (0.35, 0.29), (1, "A"): (0.40, 0.41), (1, "B"): (0.42, 0.40),

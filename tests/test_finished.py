@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import os
 
-from dmt import finished
-from dmt.integrity import sidecar_path
+from dmt.store import finished
+from dmt.store.integrity import sidecar_path
 
 
 def _write_outputs(out, content=b"weights"):

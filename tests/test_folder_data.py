@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from fixtures import FOLDER_CLASSES, folder_mask, make_mini_folder
 from PIL import Image
 
 from dmt.cli import main
 from dmt.data.folder import inspect, read_classes
 from dmt.data.registry import dataset_info
 from dmt.data.voc import read_image, read_mask, read_split
-from fixtures import FOLDER_CLASSES, folder_mask, make_mini_folder
 
 
 @pytest.fixture

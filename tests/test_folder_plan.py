@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from fixtures import make_mini_folder
 
 from dmt.cli import main
 from dmt.plan import Plan, PlanError
-from fixtures import make_mini_folder
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())

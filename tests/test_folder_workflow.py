@@ -9,12 +9,12 @@ import json
 import numpy as np
 import pytest
 import torch
-from PIL import Image
-
-from dmt.data.digits import prepare_digits
-from dmt.data.voc import read_image
 from fixtures import digits_as_folder
+from PIL import Image
 from test_workflow import planned, snakemake, write_config
+
+from dmt.data.prepare.digits import prepare_digits
+from dmt.data.voc import read_image
 
 # slow: a second whole tiny DAG, on the folder layout (~1.5 min)
 pytestmark = pytest.mark.slow

@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 import torch
+from fixtures import run_python
 
-from dmt.atomic import write_json
-from dmt.data.digits import prepare_digits
+from dmt.data.prepare.digits import prepare_digits
 from dmt.data.voc import SegmentationDataset, read_split
 from dmt.errors import DMTError
-from dmt.h5io import USERBLOCK, check_seal
-from dmt.integrity import file_digest, sidecar_fields, sidecar_path, verify
 from dmt.models import build_model
-from dmt.pseudo import PseudoLabelStore, generate
-from fixtures import run_python
+from dmt.pseudo.h5io import USERBLOCK, check_seal
+from dmt.pseudo.segmentation import PseudoLabelStore, generate
+from dmt.store.atomic import write_json
+from dmt.store.integrity import file_digest, sidecar_fields, sidecar_path, verify
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +84,7 @@ def test_every_copy_with_2kb_zeroed_fails_fast_and_clearly(pseudo_file, tmp_path
         "import shutil, sys\n"
         "from pathlib import Path\n"
         "from dmt.errors import DMTError\n"
-        "from dmt.pseudo import PseudoLabelStore\n"
+        "from dmt.pseudo.segmentation import PseudoLabelStore\n"
         "src, copy = Path(sys.argv[1]), Path(sys.argv[2])\n"
         "size = src.stat().st_size\n"
         "for offset in range(0, size, 2048):\n"

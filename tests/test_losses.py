@@ -5,8 +5,15 @@ import math
 import pytest
 import torch
 
-from dmt.losses import (ascending_gamma, dynamic_loss, dynamic_targets_and_weights, dynamic_weights, mix,
-                        mixup_loss, sample_weights)
+from dmt.training.losses import (
+    ascending_gamma,
+    dynamic_loss,
+    dynamic_targets_and_weights,
+    dynamic_weights,
+    mix,
+    mixup_loss,
+    sample_weights,
+)
 
 # Five classification samples, three classes. Comments give the case of Eq. 6 for each row.
 PROBS = torch.tensor([
@@ -153,7 +160,7 @@ def test_sample_weights_follow_eq6_for_pseudo_and_are_one_for_labeled():
 
 
 def test_online_pseudo_labels_keep_the_students_confident_argmax_on_unlabeled_samples():
-    from dmt.losses import online_pseudo_labels
+    from dmt.training.losses import online_pseudo_labels
 
     # 2 samples x 2 classes x 1 x 3 pixels; sample 1 is unlabeled
     logits = torch.tensor([[[[4.0, 0.0, 0.0]], [[0.0, 4.0, 0.0]]],
@@ -170,7 +177,7 @@ def test_online_pseudo_labels_keep_the_students_confident_argmax_on_unlabeled_sa
 
 
 def test_weight_histogram_counts_masked_weights_with_a_bin_for_zero():
-    from dmt.losses import WeightHistogram
+    from dmt.training.losses import WeightHistogram
 
     hist = WeightHistogram(torch.device("cpu"))
     weights = torch.tensor([[0.0, 0.01, 0.04, 0.5], [0.97, 1.0, 0.3, 0.0]])

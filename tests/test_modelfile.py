@@ -11,9 +11,10 @@ import pytest
 import torch
 
 from dmt.errors import DMTError, UnsafeFile
-from dmt.integrity import file_digest, sidecar_path
-from dmt.modelfile import load_model, read_torch_file, save_model
 from dmt.models import build_model, model_meta
+from dmt.models.files import load_model, save_model
+from dmt.store.integrity import file_digest, sidecar_path
+from dmt.store.torchfile import read_torch_file
 
 DIGITS = {**model_meta("small_deeplab", 11, "scratch"), "dataset": "digits"}
 
@@ -73,8 +74,9 @@ def test_the_payload_is_real_and_never_runs(tmp_path):
 
 
 def test_a_checkpoint_carrying_code_stops_training(tmp_path):
-    from dmt.train import TrainSpec, train
     from test_train import Toy
+
+    from dmt.training.loop import TrainSpec, train
 
     marker = tmp_path / "marker"
     ckpt = crafted(tmp_path / "m.pt.ckpt", marker)
@@ -85,8 +87,9 @@ def test_a_checkpoint_carrying_code_stops_training(tmp_path):
 
 
 def test_an_unreadable_checkpoint_is_ignored(tmp_path, caplog):
-    from dmt.train import TrainSpec, train
     from test_train import Toy
+
+    from dmt.training.loop import TrainSpec, train
 
     ckpt = tmp_path / "m.pt.ckpt"
     ckpt.write_text("not a checkpoint")

@@ -2,15 +2,15 @@
 
 import pytest
 import torch
-from torchvision.models import resnet101
-
-from dmt.errors import DMTError
-from dmt.cli import main
-from dmt.models import build_model, model_meta, rebuild
-from dmt.models.deeplab_v2 import ASPP_RATES, Normalize, convert_coco
-from dmt.train import TrainSpec, train
 from fixtures import make_caffe_coco_checkpoint
 from test_train import Toy
+from torchvision.models import resnet101
+
+from dmt.cli import main
+from dmt.errors import DMTError
+from dmt.models import build_model, model_meta, rebuild
+from dmt.models.deeplab_v2 import ASPP_RATES, Normalize, convert_coco
+from dmt.training.loop import TrainSpec, train
 
 
 def test_seeds_give_different_inits_and_are_reproducible():

@@ -1,4 +1,4 @@
-"""The exported final model (dmt/final_model.py) and `python -m dmt predict` (dmt/predict.py)."""
+"""The exported final model (dmt/deliver/export.py) and `python -m dmt predict` (dmt/deliver/predict.py)."""
 
 import csv
 import json
@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from fixtures import make_mini_folder
 from PIL import Image
 
-from dmt.modelfile import save_model
 from dmt.cli import main
 from dmt.data.voc import VOC_PALETTE, read_image
-from dmt.final_model import FORMAT
+from dmt.deliver.export import FORMAT
 from dmt.models import build_model, model_meta
-from fixtures import make_mini_folder
+from dmt.models.files import save_model
 
 CROP = (16, 16)
 
@@ -193,7 +193,7 @@ def test_predict_stops_with_one_line(capsys, exported, tmp_path, case, message):
 
 
 def test_classification_models_write_a_csv(capsys, tmp_path):
-    from dmt.data.classification import prepare_digits_cls
+    from dmt.data.prepare.digits_cls import prepare_digits_cls
 
     data = tmp_path / "digits_cls"
     prepare_digits_cls(data, seed=0)
@@ -486,17 +486,17 @@ def test_an_oversized_image_is_one_line_before_any_work(capsys, exported, pngs, 
 
 
 def test_planning_reads_no_torch():
-    """The workflow's predict rule fingerprints its images while planning: dmt.predict is cheap."""
+    """The workflow's predict rule fingerprints its images while planning: dmt.deliver.predict is cheap."""
     import subprocess
     import sys
 
-    code = "import sys, dmt.predict; print(sorted({'torch', 'numpy'} & set(sys.modules)))"
+    code = "import sys, dmt.deliver.predict; print(sorted({'torch', 'numpy'} & set(sys.modules)))"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True).stdout.strip() == "[]"
 
 
 def test_the_fingerprint_follows_names_and_contents(pngs, tmp_path):
-    from dmt.predict import images_fingerprint
+    from dmt.deliver.predict import images_fingerprint
 
     first = images_fingerprint(pngs)
     assert images_fingerprint(pngs) == first

@@ -4,24 +4,27 @@ import ast
 
 import pytest
 
-from dmt.provenance import GLUE, PACKAGE, STAGE_MODULES, code_digest, input_digest
+from dmt.store.provenance import (
+    PACKAGE,
+    STAGE_PACKAGES,
+    code_digest,
+    glue,
+    input_digest,
+    progress_only,
+    stage_modules,
+)
 
-# The modules each stage's command imports (dmt/cli.py's cmd_*); their import closure within the
-# package must be listed for the stage, or be glue.
+# The module of each stage's commands (the `func` of its `python -m dmt` subcommands); its import
+# closure within the package must be in the stage's digest, or be glue.
 ENTRIES = {
-    "train": ["dmt.train", "dmt.jobs", "dmt.pseudo", "dmt.pseudo_images", "dmt.models", "dmt.inference",
-              "dmt.data.voc", "dmt.data.transforms", "dmt.data.classification"],
-    "pseudo": ["dmt.pseudo", "dmt.pseudo_images", "dmt.jobs", "dmt.models", "dmt.inference",
-               "dmt.data.voc", "dmt.data.classification"],
-    "evaluate": ["dmt.evaluate", "dmt.models", "dmt.inference", "dmt.data.voc", "dmt.data.classification"],
-    "final": ["dmt.final"],
-    "tables": ["dmt.tables", "dmt.methods"],
-    "export": ["dmt.final_model", "dmt.models"],
-    "predict": ["dmt.predict", "dmt.final_model", "dmt.inference", "dmt.models"],
-    "split": ["dmt.data.splits", "dmt.sampling", "dmt.data.voc", "dmt.data.classification"],
-    # dmt.report_cli, like dmt.cli, reaches every command's imports; its digest covers it directly.
-    "report": ["dmt.plots", "dmt.report_data", "dmt.examples", "dmt.models",
-               "dmt.inference", "dmt.pseudo", "dmt.pseudo_images", "dmt.data.voc", "dmt.data.classification"],
+    "train": ["dmt.training.job"],
+    "pseudo": ["dmt.pseudo.job"],
+    "evaluate": ["dmt.evaluation.job"],
+    "tables": ["dmt.report.table_job"],
+    "report": ["dmt.report.job"],
+    "deliver": ["dmt.deliver.job"],
+    "split": ["dmt.data.job"],
+    "convert_coco": ["dmt.models.job"],
 }
 
 
@@ -56,18 +59,18 @@ def test_every_module_a_stage_imports_is_tracked(stage):
         if module not in seen:
             seen.add(module)
             todo += _imports(module)
-    untracked = {_file(m) for m in seen} - set(STAGE_MODULES[stage]) - set(GLUE)
+    untracked = {_file(m) for m in seen} - set(stage_modules(stage)) - set(glue()) - set(progress_only(stage))
     assert not untracked, f"{stage} runs {sorted(untracked)} but its digest does not cover them"
 
 
 def test_listed_modules_exist_and_digests_differ_by_stage():
-    for stage, modules in STAGE_MODULES.items():
-        for name in modules:
-            assert (PACKAGE / name).is_file(), f"{stage}: {name} does not exist"
-    digests = {stage: code_digest(stage) for stage in STAGE_MODULES}
+    for stage, entries in STAGE_PACKAGES.items():
+        for entry in entries:
+            assert (PACKAGE / entry).exists(), f"{stage}: {entry} does not exist"
+    digests = {stage: code_digest(stage) for stage in STAGE_PACKAGES}
     assert len(set(digests.values())) == len(digests)
     assert code_digest("prepare:digits") != code_digest("prepare:voc")
-    assert "evaluate.py" not in STAGE_MODULES["train"] + STAGE_MODULES["pseudo"] + STAGE_MODULES["final"]
+    assert "evaluation/metrics.py" not in stage_modules("train") + stage_modules("pseudo")
     with pytest.raises(ValueError, match="unknown stage"):
         code_digest("nope")
 
@@ -78,3 +81,64 @@ def test_input_digest_of_a_prepared_folder_is_its_marker(tmp_path):
     (tmp_path / "f").write_text("{}")
     assert input_digest(tmp_path / "d") == input_digest(tmp_path / "f")
     assert input_digest(tmp_path / "f").startswith("sha256:")
+
+
+def test_glue_is_the_cli_the_store_and_the_device_helpers():
+    from dmt.store.provenance import GLUE_MODULES, GLUE_PACKAGES
+
+    assert GLUE_PACKAGES == ("cli", "store")
+    assert set(GLUE_MODULES) == {"__init__.py", "__main__.py", "devices.py", "errors.py", "items.py",
+                                 "losses.py", "sampling.py"}
+    # The two re-exports hold no code: what they name lives in a stage's package.
+    for shim in ("losses.py", "sampling.py"):
+        tree = ast.parse((PACKAGE / shim).read_text())
+        assert all(isinstance(n, (ast.Expr, ast.ImportFrom, ast.Assign)) for n in tree.body), shim
+
+
+def test_every_module_is_glue_planner_preparation_or_in_a_stage():
+    from dmt.data.registry import DATASETS
+    from dmt.store.provenance import PLANNER, prepare_modules
+
+    covered = set(glue()) | set(PLANNER) | {f for s in STAGE_PACKAGES for f in stage_modules(s)}
+    covered |= {f for d in DATASETS for f in prepare_modules(d)} | {"data/prepare/__init__.py"}
+    files = {str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")}
+    assert files - covered == set()
+
+
+@pytest.mark.parametrize("dataset", ["digits", "voc", "cityscapes", "cifar10", "digits_cls", "folder"])
+def test_a_preparation_runs_only_what_its_digest_covers(dataset):
+    from dmt.data.registry import dataset_info
+    from dmt.store.provenance import prepare_modules
+
+    seen, todo = set(), [dataset_info(dataset).prepare.partition(":")[0], "dmt.data.prepare.job"]
+    while todo:
+        module = todo.pop()
+        if module not in seen:
+            seen.add(module)
+            todo += _imports(module)
+    assert {_file(m) for m in seen} - set(prepare_modules(dataset)) - set(glue()) == set()
+    assert not any(f.startswith("data/prepare/") for f in stage_modules("train") + stage_modules("split"))
+
+
+def test_editing_the_id_selection_of_evaluation_changes_the_evaluate_digest(tmp_path, monkeypatch):
+    import shutil
+
+    from dmt.store import provenance
+
+    copy = tmp_path / "dmt"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    before = {stage: code_digest(stage) for stage in STAGE_PACKAGES}
+    job = copy / "evaluation" / "job.py"
+    text = job.read_text()
+    selection = 'ids = list(dict.fromkeys(subsets["val"] + subsets["valtiny"]))'
+    assert selection in text
+    job.write_text(text.replace(selection, 'ids = list(dict.fromkeys(subsets["val"]))'))
+    monkeypatch.setattr(provenance, "PACKAGE", copy)
+    provenance._digest_files.cache_clear()
+    try:
+        after = {stage: code_digest(stage) for stage in STAGE_PACKAGES}
+    finally:
+        monkeypatch.undo()
+        provenance._digest_files.cache_clear()
+    assert after["evaluate"] != before["evaluate"]
+    assert {s for s in STAGE_PACKAGES if after[s] != before[s]} == {"evaluate"}

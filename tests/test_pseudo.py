@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from dmt.errors import DMTError
-from dmt.h5io import write_sealed
-from dmt.pseudo import (ConfidenceHistogram, PseudoLabelStore, PseudoLabelWriter, apply_thresholds,
-                        class_thresholds)
+from dmt.pseudo.h5io import write_sealed
+from dmt.pseudo import apply_thresholds, class_thresholds
+from dmt.pseudo.segmentation import ConfidenceHistogram, PseudoLabelStore, PseudoLabelWriter
 
 # Class 0: five pixels, class 1: three, class 2: two (a tie), class 3: none.
 LABELS = np.array([0, 0, 0, 0, 0, 1, 1, 1, 2, 2])
@@ -186,7 +186,7 @@ def test_generate_one_pass_matches_the_model_and_exact_thresholds(tmp_path):
     import torch
 
     from dmt.models import build_model
-    from dmt.pseudo import generate
+    from dmt.pseudo.segmentation import generate
 
     model = build_model("small_deeplab", 3, seed=0).eval()
     data = _Images()

@@ -5,7 +5,12 @@ import pytest
 import torch
 
 from dmt.errors import DMTError
-from dmt.pseudo_images import ImagePseudoLabels, generate_image_labels, top_alpha_images, top_alpha_threshold
+from dmt.pseudo.images import (
+    ImagePseudoLabels,
+    generate_image_labels,
+    top_alpha_images,
+    top_alpha_threshold,
+)
 
 CONF = [0.9, 0.2, 0.7, 0.95, 0.7, 0.4, 0.1, 0.6, 0.3, 0.5]
 

@@ -11,9 +11,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from fixtures import (make_caffe_coco_checkpoint, make_imagenet_state_dict, make_mini_cityscapes,
-                      make_mini_voc_sbd)
+from fixtures import (
+    make_caffe_coco_checkpoint,
+    make_imagenet_state_dict,
+    make_mini_cityscapes,
+    make_mini_voc_sbd,
+)
 from test_workflow import REPO, planned, snakemake, write_config
 
 FULL_DAG = {"split": 1, "train_spec": 12, "baseline": 2, "pseudo_spec": 10, "pseudo_label": 10, "finetune": 10,

@@ -8,11 +8,28 @@ from PIL import Image
 
 from dmt.cli import main
 from dmt.errors import DMTError
-from dmt.examples import confidence_extremes, example_iterations, segmentation_examples
-from dmt.plots import (DPI, PseudoSet, colorize, plot_classification_examples, plot_metric_by_iteration,
-                       plot_pseudo_labels, plot_segmentation_examples, plot_weight_histograms)
-from dmt.report_data import (classification_pseudo_set, oracle_value, run_curve, segmentation_pseudo_set,
-                             weight_histogram)
+from dmt.report.data import (
+    classification_pseudo_set,
+    oracle_value,
+    run_curve,
+    segmentation_pseudo_set,
+    weight_histogram,
+)
+from dmt.report.examples import (
+    confidence_extremes,
+    segmentation_examples,
+)
+from dmt.report.plan import example_iterations
+from dmt.report.plots import (
+    DPI,
+    PseudoSet,
+    colorize,
+    plot_classification_examples,
+    plot_metric_by_iteration,
+    plot_pseudo_labels,
+    plot_segmentation_examples,
+    plot_weight_histograms,
+)
 
 SEG_FINAL = {"miou": 0.6, "selected": "B2", "baseline_miou": 0.4, "baseline_selected": "A0",
              "val_miou_by_iteration": {"A": [0.4, 0.5, 0.55], "B": [0.35, 0.52, 0.6]}}
@@ -118,7 +135,7 @@ def test_figures_render_headless(tmp_path, monkeypatch):
     hist = {"zero": 3, "counts": [1] * 20, "edges": [k / 20 for k in range(21)]}
     plot_weight_histograms({1: {"A": hist, "B": hist}, 2: {"A": hist}}, tmp_path / "weights.png", title="t")
     from dmt.data.voc import VOC_PALETTE
-    from dmt.plots import ImageChoice, SegmentationExample
+    from dmt.report.plots import ImageChoice, SegmentationExample
 
     mask = np.array([[0, 1], [255, 1]], np.uint8)
     ex = SegmentationExample("x", np.zeros((2, 2, 3), np.uint8), mask, mask, np.full((2, 2), 0.5),
@@ -165,8 +182,15 @@ def test_report_plan_names_each_figures_inputs(tmp_path, monkeypatch):
     import yaml
 
     from dmt.plan import Plan, Run
-    from dmt.report_plan import (example_args, example_inputs, figure_paths, oracle_metrics, pseudo_sets,
-                                 report_files, trained_models)
+    from dmt.report.plan import (
+        example_args,
+        example_inputs,
+        figure_paths,
+        oracle_metrics,
+        pseudo_sets,
+        report_files,
+        trained_models,
+    )
 
     config = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "config.yaml").read_text())
     plan = Plan(copy.deepcopy(config))

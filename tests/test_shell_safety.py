@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from fixtures import make_mini_folder
 from test_workflow import snakemake, write_config
 

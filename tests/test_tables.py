@@ -6,7 +6,7 @@ import math
 import pandas as pd
 import pytest
 
-from dmt import tables
+from dmt.report import tables
 
 
 def seg_final(miou, a0, selected="A2", by_iteration=None):

@@ -6,7 +6,7 @@ from torchvision import tv_tensors
 
 from dmt.errors import DMTError
 from dmt.models import build_model
-from dmt.train import SampleStream, TrainSpec, poly_lr, train
+from dmt.training.loop import SampleStream, TrainSpec, poly_lr, train
 
 
 class Toy(torch.utils.data.Dataset):
@@ -105,7 +105,7 @@ def test_nan_loss_is_a_clear_error(tmp_path):
 
 
 def test_ema_warms_up_then_decays_at_its_rate():
-    from dmt.train import ema_with_warmup
+    from dmt.training.loop import ema_with_warmup
 
     update = ema_with_warmup(0.9)
     avg, new = torch.tensor([0.0]), torch.tensor([1.0])

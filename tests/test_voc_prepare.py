@@ -2,13 +2,15 @@
 
 import numpy as np
 import pytest
+from fixtures import MINI_VOC_SIZES as SIZES
+from fixtures import make_mini_voc_sbd, mask_for
 from scipy.io import savemat
 
-from fixtures import MINI_VOC_SIZES as SIZES, make_mini_voc_sbd, mask_for
 from dmt.cli import main
+from dmt.data.prepare.voc import prepare_voc
 from dmt.data.voc import SegmentationDataset, read_mask, read_split
-from dmt.data.voc_prepare import prepare_voc
 from dmt.errors import DMTError
+
 
 @pytest.fixture
 def roots(tmp_path):

@@ -3,7 +3,13 @@
 import pytest
 import torch
 
-from dmt.models.wide_resnet import CIFAR10_MEAN, CIFAR10_STD, WideResNet, wrn_10_2, wrn_28_2
+from dmt.models.wide_resnet import (
+    CIFAR10_MEAN,
+    CIFAR10_STD,
+    WideResNet,
+    wrn_10_2,
+    wrn_28_2,
+)
 
 
 def _count(model):

@@ -145,7 +145,7 @@ def test_forcerun_one_iteration(done):
 
 
 def test_a_metrics_fix_reevaluates_and_retrains_nothing(done, tmp_path):
-    """Each rule carries the digest of the code its command runs: a change to dmt/evaluate.py
+    """Each rule carries the digest of the code its command runs: a change to dmt/evaluation/metrics.py
     reruns the evaluations and the final summary, no training and no pseudo-labelling."""
     # Snakemake imports dmt from beside the Snakefile: a copy of the workflow with its own dmt.
     copy_ = tmp_path / "repo"
@@ -162,7 +162,7 @@ def test_a_metrics_fix_reevaluates_and_retrains_nothing(done, tmp_path):
         return job_stats(proc.stdout)
 
     assert dry_run() == {}
-    evaluate = copy_ / "dmt" / "evaluate.py"
+    evaluate = copy_ / "dmt" / "evaluation" / "metrics.py"
     evaluate.write_text(evaluate.read_text() + "\n# a fix in the metrics\n")
     assert dry_run() == {"evaluate": 6, "final": 1}
 

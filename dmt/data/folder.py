@@ -264,7 +264,11 @@ def _check_fit(item: Item, mask_shape, shown_shape, tag: int) -> None:
     """The mask must match the image as displayed (EXIF orientation ``tag`` applied). Where the
     tag moves pixels but the mask would also fit the stored layout (a square photo, a 180-degree
     turn), which one it was drawn on cannot be told: refused rather than trained on a guess."""
-    from dmt.data.images import MOVING_ORIENTATIONS, TRANSPOSING_ORIENTATIONS, describe_orientation
+    from dmt.data.images import (
+        MOVING_ORIENTATIONS,
+        TRANSPOSING_ORIENTATIONS,
+        describe_orientation,
+    )
 
     if tag not in MOVING_ORIENTATIONS:
         if mask_shape != shown_shape:
@@ -340,8 +344,8 @@ def prepare_folder(folder_root, out_root, fingerprint: str | None = None) -> dic
     import yaml
     from tqdm import tqdm
 
-    from dmt.atomic import write_lines
     from dmt.data import prepared
+    from dmt.store.atomic import write_lines
 
     layout = scan(folder_root)
     if fingerprint is not None and fingerprint != layout.fingerprint:
@@ -361,7 +365,7 @@ def prepare_folder(folder_root, out_root, fingerprint: str | None = None) -> dic
             if counts is not None:
                 pixels[name] += counts
         _check_labeled_classes(layout, pixels["labeled"])
-        # A class val never shows is left out of the mIoU (dmt.evaluate): said here, not silently.
+        # A class val never shows is left out of the mIoU (dmt.evaluation.metrics): said here, not silently.
         absent = [n for n, count in zip(names, pixels["val"]) if count == 0]
         if absent:
             log.warning("class(es) %s have no pixel in %s: the val mIoU cannot score them", absent,

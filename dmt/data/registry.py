@@ -77,20 +77,20 @@ RAW_INPUTS = {
 }
 
 DATASETS = {
-    "digits": DatasetInfo("digits", DIGITS_CLASSES, prepare="dmt.data.digits:prepare_digits",
+    "digits": DatasetInfo("digits", DIGITS_CLASSES, prepare="dmt.data.prepare.digits:prepare_digits",
                           options=("seed", "n_train", "n_val")),
     "voc": DatasetInfo("voc", VOC_CLASSES, train_split="train_aug", train_size=10582,
-                       prepare="dmt.data.voc_prepare:prepare_voc", raw_inputs=("voc_root", "sbd_root")),
+                       prepare="dmt.data.prepare.voc:prepare_voc", raw_inputs=("voc_root", "sbd_root")),
     "cityscapes": DatasetInfo("cityscapes", CITYSCAPES_CLASSES, image_ext=".png", train_size=2975,
-                              prepare="dmt.data.cityscapes_prepare:prepare_cityscapes",
+                              prepare="dmt.data.prepare.cityscapes:prepare_cityscapes",
                               raw_inputs=("cityscapes_root",)),
     "cifar10": DatasetInfo("cifar10", CIFAR10_CLASSES, train_size=50000, task="classification",
-                           test_split="test", prepare="dmt.data.classification:prepare_cifar10",
+                           test_split="test", prepare="dmt.data.prepare.cifar10:prepare_cifar10",
                            raw_inputs=("cifar10_root",)),
     # 1,797 scikit-learn digits less the 497 held out for test (prepare_digits_cls's default).
     "digits_cls": DatasetInfo("digits_cls", tuple(str(d) for d in range(10)), task="classification",
                               test_split="test", train_size=1300,
-                              prepare="dmt.data.classification:prepare_digits_cls", options=("seed",)),
+                              prepare="dmt.data.prepare.digits_cls:prepare_digits_cls", options=("seed",)),
     # Your own images (dmt/data/folder.py): masks for the labeled and val ones only.
     "folder": DatasetInfo("folder", (), image_ext=".png", prepare="dmt.data.folder:prepare_folder",
                           raw_inputs=("folder_root",), classes_file="classes.yaml",

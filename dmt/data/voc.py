@@ -16,9 +16,9 @@ from PIL import Image
 from torchvision import tv_tensors
 
 from dmt import IGNORE_INDEX
-from dmt.atomic import atomic_path
 from dmt.data.images import open_image, read_rgb
 from dmt.errors import DMTError
+from dmt.store.atomic import atomic_path
 
 LAYOUT = ("JPEGImages", "SegmentationClass", "ImageSets/Segmentation")
 # Decoded files a data set keeps in memory, in bytes: a small set (the digits demo, a folder of a
@@ -134,7 +134,7 @@ class SegmentationDataset(torch.utils.data.Dataset):
     Items are dicts: image (tv_tensors.Image uint8 [3, H, W]), target (tv_tensors.Mask int64:
     ground truth, the pseudo label, or all 255), conf (tv_tensors.Mask float32: pseudo-label
     confidence, ones for ground truth), is_pseudo, id, size (H, W) before any transform.
-    ``pseudo`` maps an id to (labels, confidence), e.g. a ``dmt.pseudo.PseudoLabelStore``.
+    ``pseudo`` maps an id to (labels, confidence), e.g. a ``dmt.pseudo.segmentation.PseudoLabelStore``.
     """
 
     def __init__(self, root, ids, num_classes: int, transform=None, with_masks: bool = True,

@@ -28,12 +28,12 @@ import logging
 from pathlib import Path
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 from torchvision.models import resnet101
 
 from dmt.errors import DMTError
-from dmt.modelfile import read_torch_file
+from dmt.store.torchfile import read_torch_file
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +162,7 @@ def convert_coco(checkpoint, out) -> dict:
     Every backbone tensor must be present with its ResNet-101 shape (checked against the model);
     the ASPP head (``layer5.conv2d_list``) is kept with its class count, which loading compares.
     """
-    from dmt.atomic import torch_save
+    from dmt.store.atomic import torch_save
 
     state = _read_state(checkpoint, "COCO checkpoint", "the Caffe-converted DeepLab-v2 COCO .pth")
     for wrapper in ("state_dict", "model"):

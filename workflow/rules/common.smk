@@ -13,7 +13,7 @@ from dmt.data.registry import DATASETS
 from dmt.errors import DMTError
 from dmt.jobs import to_json
 from dmt.plan import COCO_WEIGHTS, Experiment, Plan, PlanError, Run, items, raw_input
-from dmt.provenance import code_digest
+from dmt.store.provenance import code_digest
 
 
 configfile: "config/config.yaml"

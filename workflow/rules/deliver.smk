@@ -1,6 +1,6 @@
 # What a run delivers beyond its scores: the selected model as one self-describing file
-# (dmt/final_model.py), and, where the experiment names a folder in predict_images, that folder's
-# images labeled with it (dmt/predict.py).
+# (dmt/deliver/export.py), and, where the experiment names a folder in predict_images, that folder's
+# images labeled with it (dmt/deliver/predict.py).
 rule final_model:
     input:
         final=lambda w: PLAN.run(w.run).final_path,
@@ -11,7 +11,7 @@ rule final_model:
         sidecar="results/{run}/final_model.json",
     params:
         args=lambda w: PLAN.run(w.run).export_args(),
-        code=code_digest("export"),
+        code=code_digest("deliver"),
     log:
         "logs/{run}/final_model.log",
     benchmark:
@@ -22,7 +22,7 @@ rule final_model:
         "python -m dmt --log {log:q} export --final {input.final:q} --data {input.data:q} {params.args:q} --out {output.model:q}"
 
 
-from dmt.predict import images_fingerprint
+from dmt.deliver.predict import images_fingerprint
 
 
 rule predict:
@@ -38,7 +38,7 @@ rule predict:
         runtime=runtime,
         batch=cfg("inference_batch_size"),
         amp=lambda w: [] if experiment_of(w).cfg["amp"] else ["--no-amp"],
-        code=code_digest("predict"),
+        code=code_digest("deliver"),
     threads: lambda w: experiment_of(w).cfg["threads"]
     resources:
         mem_mb=res("evaluate", "mem_mb"),

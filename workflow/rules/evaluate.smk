@@ -39,7 +39,7 @@ rule final:
     params:
         dataset=cfg("dataset"),
         metrics=lambda w: items(PLAN.final_metrics(w.run, w.metric)),
-        code=code_digest("final"),
+        code=code_digest("evaluate"),
     log:
         "logs/{run}/final_{metric}.log",
     benchmark:

@@ -1,7 +1,7 @@
 # The report: figures of every run that was run and each experiment's final table, as report()
 # outputs. `snakemake --cores N plots` makes them, `snakemake --report results/report.html plots`
-# bundles them into one HTML file. They read finished results only (dmt.report_plan says which).
-from dmt.report_plan import (comparison_figure, example_args, example_inputs, oracle_flag,
+# bundles them into one HTML file. They read finished results only (dmt.report.plan says which).
+from dmt.report.plan import (comparison_figure, example_args, example_inputs, oracle_flag,
                              oracle_metrics, placement, pseudo_sets, report_files, trained_models)
 
 

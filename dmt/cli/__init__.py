@@ -1,0 +1,251 @@
+"""``python -m dmt <command>``: the only entry point the workflow's rules call.
+
+Every command reads its inputs from files and writes its outputs atomically; a bad input ends
+with one ``error:`` line on stderr and exit status 2, leaving earlier outputs untouched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from pathlib import Path
+
+from dmt import __version__
+from dmt.errors import DMTError, unwrapped
+
+log = logging.getLogger("dmt")
+
+
+def _setup(threads: int | None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+# ----------------------------------------------------------------------------- parser
+
+
+def _data_args(p: argparse.ArgumentParser) -> None:
+    from dmt.data.registry import DATASETS
+
+    p.add_argument("--dataset", required=True, choices=sorted(DATASETS),
+                   help="data set name (digits, voc, cityscapes: segmentation; digits_cls, cifar10)")
+    p.add_argument("--data", required=True, help="root folder in PASCAL VOC layout")
+
+
+def _runtime_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:1 ...")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+
+
+def _inference_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--pad-to", type=int, nargs=2, default=(0, 0), metavar=("H", "W"),
+                   help="zero-pad inputs to at least the training crop size")
+    p.add_argument("--no-amp", action="store_true", help="full precision on CUDA")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m dmt", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=f"dmt {__version__}")
+    parser.add_argument("--log", metavar="FILE", help="write all output (logging, progress, warnings) "
+                        "to FILE; only a final error line also goes to the console (what the rules use)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
+
+    from dmt.data.registry import DATASETS, RAW_INPUTS
+
+    p = sub.add_parser("prepare", help="prepare a data set (segmentation: PASCAL VOC layout)")
+    p.add_argument("dataset", choices=sorted(DATASETS))
+    p.add_argument("--out", required=True)
+    for key in sorted({k for info in DATASETS.values() for k in info.raw_inputs}):
+        p.add_argument(f"--{key.replace('_', '-')}", dest=key, help=RAW_INPUTS[key])
+    p.add_argument("--seed", type=int, default=0, help="digits, digits_cls: composition / test-set seed")
+    p.add_argument("--n-train", type=int, default=1000, help="digits: train canvases")
+    p.add_argument("--n-val", type=int, default=300, help="digits: val canvases")
+    p.add_argument("--fingerprint", help="folder: the digest of its files the workflow planned with; "
+                   "preparation stops if the folder has changed since")
+    p.set_defaults(func="dmt.data.prepare.job:cmd_prepare")
+
+    p = sub.add_parser("split", help="seeded labeled / unlabeled / valtiny id lists")
+    p.add_argument("--data", required=True)
+    p.add_argument("--dataset", choices=sorted(DATASETS), help="the data set: checks that every one of its classes "
+                   "is labeled in the labeled ids")
+    p.add_argument("--labeled", required=True, help="ratio like 1/20 or a count like 100")
+    p.add_argument("--valtiny", type=int, required=True, help="number of val ids for model selection")
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--train-split", default="train", help="list the labeled/unlabeled split partitions")
+    p.add_argument("--valtiny-from-train", action="store_true",
+                   help="draw valtiny from the train ids (classification), not from --val-split")
+    p.add_argument("--labeled-list", help="fixed labeled ids: a file, data:NAME for the data's "
+                   "ImageSets/Segmentation/NAME.txt (data:train is VOC's 1,464 for Table 5), or "
+                   "published:NAME for the paper's lists (e.g. published:dst-cbc/voc/20_labeled_0.txt)")
+    p.add_argument("--valtiny-list", help="fixed valtiny ids, as --labeled-list (e.g. "
+                   "published:dst-cbc/voc/valtiny.txt)")
+    p.add_argument("--val-split", default="val")
+    p.add_argument("--out-dir", required=True)
+    p.set_defaults(func="dmt.data.job:cmd_split")
+
+    p = sub.add_parser("dms", help="difference-maximised sampling of the labeled ids (Eq. 11)")
+    p.add_argument("--labeled", required=True)
+    p.add_argument("--alpha", type=float, default=0.8)
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--out-a", required=True)
+    p.add_argument("--out-b", required=True)
+    p.set_defaults(func="dmt.data.job:cmd_dms")
+
+    p = sub.add_parser("train", help="baseline training, a DMT iteration or the oracle, from a spec file")
+    _runtime_args(p)
+    p.add_argument("--spec", required=True, help="train spec JSON (dmt.jobs.TrainJob), e.g. "
+                   "results/{run}/iter{i}/{m}/spec.json as the workflow writes it")
+    p.add_argument("--tensorboard", help="TensorBoard log folder")
+    p.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes")
+    p.add_argument("--checkpoint-every", type=int, default=200, help="steps between checkpoints")
+    p.add_argument("--eval-every", type=int, default=1, help="epochs between valtiny evaluations")
+    p.add_argument("--eval-batch-size", type=int, default=256, help="classification valtiny batch")
+    p.add_argument("--out", required=True, help="model file to write")
+    p.set_defaults(func="dmt.training.job:cmd_train")
+
+    p = sub.add_parser("pseudo", help="top-alpha pseudo labels into HDF5 (one pass), from a spec file")
+    _runtime_args(p)
+    p.add_argument("--spec", required=True, help="pseudo spec JSON (dmt.jobs.PseudoJob)")
+    p.add_argument("--out", required=True, help="HDF5 file to write; its summary, with the digest that "
+                   "`train` checks, goes beside it (.json)")
+    p.set_defaults(func="dmt.pseudo.job:cmd_pseudo")
+
+    p = sub.add_parser("evaluate", help="mIoU of a model on val and valtiny")
+    _data_args(p)
+    _runtime_args(p)
+    _inference_args(p)
+    p.add_argument("--model", required=True)
+    p.add_argument("--val-split", default="val", help="ImageSets/Segmentation/<name>.txt of the data")
+    p.add_argument("--valtiny", required=True, help="id list for model selection")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func="dmt.evaluation.job:cmd_evaluate")
+
+    p = sub.add_parser("convert-coco", help="map the Caffe-converted COCO DeepLab-v2 weights to deeplab_v2")
+    p.add_argument("--checkpoint", required=True, help="e.g. resnet101COCO-41f33a49.pth (local file)")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func="dmt.models.job:cmd_convert_coco")
+
+    p = sub.add_parser("compare", help="a comparison's table: methods x split seeds, mean and std (pandas)")
+    p.add_argument("--name", required=True, help="the comparison's name (config `comparisons:`)")
+    p.add_argument("--out-dir", required=True, help="writes NAME.csv, NAME.md and NAME_iterations.csv")
+    p.add_argument("inputs", nargs="+", metavar="METHOD:EXP=FILE",
+                   help="a run's final JSON (baseline:EXP its experiment's own run; oracle:EXP the "
+                        "oracle's metrics.json), in table order")
+    p.set_defaults(func="dmt.report.table_job:cmd_compare")
+
+    p = sub.add_parser("summary", help="a Table-1-style summary of every run with results")
+    p.add_argument("--runs", required=True, help="JSON: run -> {final, experiment, dataset, labeled, "
+                   "method, oracle (metrics file or null)}")
+    p.add_argument("--out", required=True, help="CSV to write (Markdown and HTML beside it)")
+    p.add_argument("--title", default="Every run with results: baseline and final model (each selected on "
+                   "valtiny), the oracle where trained; % (val mIoU or test accuracy)")
+    p.set_defaults(func="dmt.report.table_job:cmd_summary")
+
+    p = sub.add_parser("final", help="select the final model on valtiny, report val (or test)")
+    p.add_argument("--dataset", required=True, help="the run's data set (its task decides the rule)")
+    p.add_argument("--metrics", required=True, nargs="+", metavar="I:M=FILE",
+                   help="metrics of model M (A, B) after iteration I (0 = baseline)")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func="dmt.evaluation.job:cmd_final")
+
+    p = sub.add_parser("export", help="write the final model selected by `final` as one self-describing file")
+    p.add_argument("--final", required=True, help="the run's final_miou.json / final_acc.json")
+    p.add_argument("--candidate", required=True, nargs="+", action="extend", metavar="SELECTED=FILE",
+                   help="model file of each name `final` may select (B5, iter3 ...); repeatable")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--data", required=True, help="the prepared data set (class names, palette, image size)")
+    p.add_argument("--experiment", required=True)
+    p.add_argument("--run", required=True)
+    p.add_argument("--method", required=True)
+    p.add_argument("--pad-to", type=int, nargs=2, default=(0, 0), metavar=("H", "W"),
+                   help="segmentation: the training crop, to which predictions zero-pad smaller images")
+    p.add_argument("--out", required=True, help="e.g. results/{run}/final_model.pt")
+    p.set_defaults(func="dmt.deliver.job:cmd_export")
+
+    p = sub.add_parser("predict", help="label images with an exported model (results/{run}/final_model.pt)")
+    _runtime_args(p)
+    p.add_argument("--model", required=True, help="an exported model, results/{run}/final_model.pt")
+    p.add_argument("--images", required=True, help="a folder of .jpg/.jpeg/.png images, or a text file "
+                   "listing image paths (one per line, relative to the file's folder)")
+    p.add_argument("--out", required=True, help="folder for the masks (segmentation: {id}.png) or "
+                   "predictions.csv (classification), and predictions.json")
+    p.add_argument("--confidence", action="store_true", help="also confidence/{id}.npy: max softmax, float16")
+    p.add_argument("--overlay", action="store_true", help="also overlay/{id}.jpg: the image blended with its mask")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--pad-to", type=int, nargs=2, default=None, metavar=("H", "W"),
+                   help="zero-pad inputs to at least H x W (default: the model's training crop)")
+    p.add_argument("--num-workers", type=int, default=0, help="DataLoader processes decoding images")
+    p.add_argument("--no-amp", action="store_true", help="full precision on CUDA")
+    p.set_defaults(func="dmt.deliver.job:cmd_predict")
+
+    from dmt.cli.report import add_parsers
+
+    add_parsers(sub, _data_args, _runtime_args, _inference_args)
+    return parser
+
+
+def _log_to(path) -> "object":
+    """Send everything this process prints (Python's and C libraries' stdout and stderr: logging,
+    progress bars, warnings) to ``path``; return a handle on the original stderr (the console), where
+    only the final ``error:`` line goes. A job's console line is then exactly its error."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    console = os.fdopen(os.dup(2), "w", buffering=1)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    return console
+
+
+def _command(func: str):
+    """The stage function a command runs, ``module:function``: imported only when it runs, so that
+    parsing (and ``--help``) loads no stage."""
+    module, _, name = func.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    # HDF5 file locks fail on NFS/Lustre ("unable to lock file"); every HDF5 file here has a
+    # single writer (its own job, into a temp file), so locking buys nothing. Must precede h5py.
+    os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")
+    args = build_parser().parse_args(argv)
+    console = _log_to(args.log) if args.log else None
+
+    def fail(message: str, code: int) -> int:
+        print(message, file=sys.stderr)
+        if console is not None:
+            print(message, file=console)
+        return code
+
+    _setup(getattr(args, "threads", None))
+    try:
+        _command(args.func)(args)
+    except DMTError as e:
+        return fail(f"error: {e}", 2)
+    except OSError as e:  # a path of the user's: missing, unreadable, a folder for a file
+        where = f": {e.filename}" if e.filename else ""
+        # re-raised from a DataLoader worker, its message is the worker's traceback: its last line
+        return fail(f"error: {unwrapped(str(e), type(e)) or e.strerror or e}{where}", 2)
+    except KeyboardInterrupt:
+        return fail("error: interrupted; outputs written so far are complete, partial ones were removed", 130)
+    except Exception as e:  # a bug, not a user error: the traceback goes to the log
+        if console is None:
+            raise
+        import traceback
+
+        traceback.print_exc()
+        return fail(f"error: {type(e).__name__}: {e} (a bug in dmt; traceback in {args.log})", 1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,3 @@
+"""Delivering the chosen model: the self-describing export (``export``), labelling new images
+(``predict``) and the commands (``job``).
+"""

@@ -1,0 +1,50 @@
+"""``python -m dmt compare`` (a comparison's table: methods x split seeds) and ``summary`` (every
+run with results); pandas tables from the runs' final JSONs."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from dmt.errors import DMTError
+from dmt.items import named_files
+from dmt.store.atomic import prepare_outputs
+
+log = logging.getLogger("dmt")
+
+
+def cmd_compare(args) -> None:
+    from dmt.methods import METHODS, ROWS
+    from dmt.report import tables
+    from dmt.store.atomic import write_text
+
+    inputs = {key: str(path) for key, path in named_files(
+        args.inputs, "compare", "METHOD:EXPERIMENT=FILE", "dmt:digits_1_20=results/digits_1_20/final_miou.json")}
+    bad = [k for k in inputs if ":" not in k]
+    if bad:
+        raise DMTError(f"compare takes METHOD:EXPERIMENT=FILE items; got {bad[0]!r}")
+    out = Path(args.out_dir)
+    prepare_outputs(*(out / f"{args.name}{suffix}" for suffix in (".csv", ".md", ".html", "_iterations.csv")))
+    descriptions = {**{name: m.description for name, m in METHODS.items()}, **ROWS}
+    table, long = tables.comparison(args.name, inputs, descriptions)
+    score = tables.score_name(next(iter(inputs.values())))
+    tables.write(table, out / f"{args.name}.csv",
+                 title=f"{args.name}: {score} (%) of the selected model, per split seed; every method "
+                       f"of a split starts from the same baselines")
+    write_text(out / f"{args.name}_iterations.csv", long.to_csv(index=False))
+    log.info("%s:\n%s", args.name, table.to_string(index=False))
+
+
+def cmd_summary(args) -> None:
+    from dmt.report import tables
+
+    out = Path(args.out)
+    prepare_outputs(out, out.with_suffix(".md"), out.with_suffix(".html"))
+    try:
+        runs = json.loads(args.runs)
+    except ValueError as e:
+        raise DMTError(f"--runs is not JSON ({e})") from None
+    table = tables.summary(runs)
+    tables.write(table, out, title=args.title)
+    log.info("summary of %d runs -> %s", len(table), out)

@@ -1,0 +1,109 @@
+"""``python -m dmt train``: one training job from its spec file (a baseline, a DMT iteration,
+the oracle), resumable from its checkpoint, restored where it had already finished.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from dmt import __version__
+from dmt.data.datasets import make_dataset
+from dmt.data.lists import read_ids
+from dmt.errors import DMTError
+from dmt.models.files import expected
+from dmt.store.atomic import prepare_outputs
+from dmt.store.integrity import file_digest
+
+log = logging.getLogger("dmt")
+
+
+def cmd_train(args) -> None:
+    import torch
+
+    from dmt.data.registry import dataset_info
+    from dmt.jobs import read_job
+    from dmt.models import build_model, model_meta
+    from dmt.models.files import load_model
+    from dmt.models.inference import pick_device
+    from dmt.pseudo.segmentation import PseudoLabelStore
+    from dmt.store import finished
+    from dmt.store.integrity import sidecar_path, verify
+    from dmt.store.provenance import code_digest, input_digest
+    from dmt.training.loop import TrainSpec, train
+
+    job = read_job(args.spec, "train")
+    try:
+        spec = TrainSpec(**job.hyper, num_workers=args.num_workers, checkpoint_every=args.checkpoint_every)
+    except (ValueError, TypeError) as e:
+        raise DMTError(f"bad hyper-parameters in {args.spec}: {e}") from e
+    eval_every = args.eval_every
+    out = Path(args.out)
+    checkpoint = out.with_name(out.name + ".ckpt")
+    prepare_outputs(out, sidecar_path(out), checkpoint)
+    # What the result depends on: the spec, every file it reads, and the training code. A
+    # checkpoint or a finished result made under anything else is not used.
+    def fingerprint_of():
+        return (code_digest("train"), file_digest(args.spec), *map(input_digest, job.inputs()))
+
+    if finished.restore(out, fingerprint_of):
+        return
+    device = pick_device(args.device)
+    info = dataset_info(job.dataset, job.data)
+    torch.manual_seed(spec.seed)
+
+    labeled_ids = [i for path in job.labeled for i in read_ids(path)]
+    labeled = make_dataset(job.dataset, job.data, labeled_ids, augment=spec)
+    pseudo = None
+    if job.pseudo:
+        verify(job.pseudo, required=True)  # before anything parses it
+        if info.task == "classification":
+            from dmt.pseudo.images import ImagePseudoLabels
+
+            store = ImagePseudoLabels(job.pseudo, unlabeled_ids=read_ids(job.unlabeled))
+        else:
+            store = PseudoLabelStore(job.pseudo, expected_ids=read_ids(job.unlabeled))
+        if store.num_classes != info.num_classes:
+            raise DMTError(f"{job.pseudo} labels {store.num_classes} classes; {job.dataset} has "
+                           f"{info.num_classes}")
+        pseudo = make_dataset(job.dataset, job.data, store.ids, augment=spec, pseudo=store, with_masks=False)
+    elif spec.online_threshold:  # the student labels these images itself, at every step
+        pseudo = make_dataset(job.dataset, job.data, read_ids(job.unlabeled), augment=spec, with_masks=False)
+    if "from" in job.init:
+        model, meta = load_model(job.init["from"], device, expect=expected(job.dataset, job.data))
+    else:
+        try:
+            options = job.init.get("options", {})
+            meta = {**model_meta(job.init["model"], info.num_classes, job.init["weights"], options),
+                    "dataset": job.dataset}
+            model = build_model(meta["model"], info.num_classes, seed=job.init["seed"],
+                                weights=job.init["weights"], options=options)
+        except (KeyError, ValueError) as e:
+            raise DMTError(f"bad init in {args.spec}: {e}") from e
+
+    on_epoch_end = None
+    fingerprint = fingerprint_of()
+    if job.valtiny:
+        from dmt.evaluation.metrics import (
+            evaluate_classification,
+            evaluate_segmentation,
+        )
+
+        valtiny = make_dataset(job.dataset, job.data, read_ids(job.valtiny))
+
+        def on_epoch_end(epoch, model):
+            if epoch % eval_every and epoch != spec.epochs:
+                return {}
+            if info.task == "classification":
+                scores = evaluate_classification(model, valtiny, {"valtiny": valtiny.ids}, device,
+                                                 args.eval_batch_size, spec.amp, progress=False)["valtiny"]
+                return {"valtiny_accuracy": scores["accuracy"]}
+            return {"valtiny_miou": evaluate_segmentation(model, valtiny, device, spec.batch_size,
+                                                          spec.crop_size, amp=spec.amp)["miou"]}
+
+    summary = train(model, spec, labeled, out, pseudo=pseudo, checkpoint_path=checkpoint,
+                    fingerprint_parts=fingerprint, device=device,
+                    tb_dir=args.tensorboard, on_epoch_end=on_epoch_end,
+                    meta={**meta, "dmt_version": __version__})
+    finished.keep(out, fingerprint)
+    log.info("trained %d steps in %.0f s -> %s", summary["steps"], summary["seconds"], out)
