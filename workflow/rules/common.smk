@@ -61,8 +61,11 @@ class _Planning:
 try:
     configuration.check_files(workflow.configfiles)
     configuration.apply_runtime_knobs(config)
-    configuration.validate(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml",
-                           where=", ".join(map(str, workflow.configfiles)) or "config")
+    configuration.validate(
+        config,
+        Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml",
+        where=", ".join(map(str, workflow.configfiles)) or "config",
+    )
     PLAN = _Planning(Plan(config))
 except (PlanError, DMTError) as e:
     _stop(e)

@@ -5,18 +5,18 @@
 rule prepare:
     output:
         directory("resources/data/{prepared}"),
-    wildcard_constraints:
-        prepared=f"(?:{_one_of(DATASETS)})(?:-[0-9a-f]{{16}})?",
-    params:
-        dataset=lambda w: PLAN.prepared_dataset(w.prepared),
-        args=lambda w: PLAN.prepare_args(w.prepared),
-        code=lambda w: code_digest(f"prepare:{PLAN.prepared_dataset(w.prepared)}"),
     log:
         "logs/prepare_{prepared}.log",
     benchmark:
         "logs/benchmarks/prepare_{prepared}.tsv"
+    wildcard_constraints:
+        prepared=f"(?:{_one_of(DATASETS)})(?:-[0-9a-f]{{16}})?",
     conda:
         CONDA_ENV
+    params:
+        dataset=lambda w: PLAN.prepared_dataset(w.prepared),
+        args=lambda w: PLAN.prepare_args(w.prepared),
+        code=lambda w: code_digest(f"prepare:{PLAN.prepared_dataset(w.prepared)}"),
     shell:
         "python -m dmt --log {log:q} prepare {params.dataset:q} {params.args:q} --out {output:q}"
 
@@ -27,13 +27,13 @@ rule convert_coco:
         lambda w: raw_file("coco_checkpoint", "an experiment with weights: coco"),
     output:
         COCO_WEIGHTS,
-    params:
-        code=code_digest("convert_coco"),
     log:
         "logs/convert_coco.log",
     benchmark:
         "logs/benchmarks/convert_coco.tsv"
     conda:
         CONDA_ENV
+    params:
+        code=code_digest("convert_coco"),
     shell:
         "python -m dmt --log {log:q} convert-coco --checkpoint {input:q} --out {output:q}"

@@ -9,15 +9,15 @@ rule final_model:
     output:
         model="results/{run}/final_model.pt",
         sidecar="results/{run}/final_model.json",
-    params:
-        args=lambda w: PLAN.run(w.run).export_args(),
-        code=code_digest("deliver"),
     log:
         "logs/{run}/final_model.log",
     benchmark:
         "logs/{run}/final_model.tsv"
     conda:
         CONDA_ENV
+    params:
+        args=lambda w: PLAN.run(w.run).export_args(),
+        code=code_digest("deliver"),
     shell:
         "python -m dmt --log {log:q} export --final {input.final:q} --data {input.data:q} {params.args:q} --out {output.model:q}"
 
@@ -31,6 +31,17 @@ rule predict:
         images=lambda w: experiment_of(w).predict_images(),
     output:
         directory("results/{run}/predictions"),
+    log:
+        "logs/{run}/predict.log",
+    benchmark:
+        "logs/{run}/predict.tsv"
+    conda:
+        CONDA_ENV
+    threads: lambda w: experiment_of(w).cfg["threads"]
+    resources:
+        mem_mb=res("evaluate", "mem_mb"),
+        runtime=res("evaluate", "runtime"),
+        gpu=res("evaluate", "gpu"),
     params:
         # The images' names, sizes and times: an image replaced in place (same name, the folder's
         # time unchanged) predicts again, as do images added, removed or renamed.
@@ -39,17 +50,6 @@ rule predict:
         batch=cfg("inference_batch_size"),
         amp=lambda w: [] if experiment_of(w).cfg["amp"] else ["--no-amp"],
         code=code_digest("deliver"),
-    threads: lambda w: experiment_of(w).cfg["threads"]
-    resources:
-        mem_mb=res("evaluate", "mem_mb"),
-        runtime=res("evaluate", "runtime"),
-        gpu=res("evaluate", "gpu"),
-    log:
-        "logs/{run}/predict.log",
-    benchmark:
-        "logs/{run}/predict.tsv"
-    conda:
-        CONDA_ENV
     shell:
         "python -m dmt --log {log:q} predict --model {input.model:q} --images {input.images:q} "
         "--batch-size {params.batch:q} {params.amp:q} {params.runtime:q} --out {output:q}"

@@ -5,24 +5,24 @@ rule evaluate:
         valtiny=lambda w: experiment_of(w).split_file("valtiny"),
     output:
         metrics="results/{job}/metrics.json",
+    log:
+        "logs/{job}/evaluate.log",
+    benchmark:
+        "logs/{job}/evaluate.tsv"
     wildcard_constraints:
         job=MODEL_JOB,
-    params:
-        dataset=cfg("dataset"),
-        runtime=runtime,
-        args=lambda w: experiment_of(w).evaluate_args(),
-        code=code_digest("evaluate"),
+    conda:
+        CONDA_ENV
     threads: lambda w: experiment_of(w).cfg["threads"]
     resources:
         mem_mb=res("evaluate", "mem_mb"),
         runtime=res("evaluate", "runtime"),
         gpu=res("evaluate", "gpu"),
-    log:
-        "logs/{job}/evaluate.log",
-    benchmark:
-        "logs/{job}/evaluate.tsv"
-    conda:
-        CONDA_ENV
+    params:
+        dataset=cfg("dataset"),
+        runtime=runtime,
+        args=lambda w: experiment_of(w).evaluate_args(),
+        code=code_digest("evaluate"),
     shell:
         "python -m dmt --log {log:q} evaluate --dataset {params.dataset:q} --data {input.data:q} "
         "--model {input.model:q} --valtiny {input.valtiny:q} {params.runtime:q} {params.args:q} --out {output.metrics:q}"
@@ -36,16 +36,16 @@ rule final:
         lambda w: list(PLAN.final_metrics(w.run, w.metric).values()),
     output:
         "results/{run}/final_{metric}.json",
-    params:
-        dataset=cfg("dataset"),
-        metrics=lambda w: items(PLAN.final_metrics(w.run, w.metric)),
-        code=code_digest("evaluate"),
     log:
         "logs/{run}/final_{metric}.log",
     benchmark:
         "logs/{run}/final_{metric}.tsv"
     conda:
         CONDA_ENV
+    params:
+        dataset=cfg("dataset"),
+        metrics=lambda w: items(PLAN.final_metrics(w.run, w.metric)),
+        code=code_digest("evaluate"),
     shell:
         "python -m dmt --log {log:q} final --dataset {params.dataset:q} --metrics {params.metrics:q} "
         "--out {output:q}"

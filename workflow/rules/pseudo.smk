@@ -3,12 +3,12 @@
 rule pseudo_spec:
     output:
         "results/{run}/iter{i}/pseudo_{t}.spec.json",
-    params:
-        spec=lambda w: to_json(PLAN.run(w.run).pseudo_job(int(w.i), w.t)),
     log:
         "logs/{run}/iter{i}/pseudo_{t}.spec.log",
     conda:
         CONDA_ENV
+    params:
+        spec=lambda w: to_json(PLAN.run(w.run).pseudo_job(int(w.i), w.t)),
     # A shell line, not a `run:` block: Snakemake runs each `run:` job in a Snakemake process of
     # its own (seconds each), a shell line costs milliseconds. Written beside, then renamed.
     shell:
@@ -22,19 +22,19 @@ rule pseudo_label:
     output:
         h5="results/{run}/iter{i}/pseudo_{t}.h5",
         summary="results/{run}/iter{i}/pseudo_{t}.json",
-    params:
-        runtime=runtime,
-        code=code_digest("pseudo"),
-    threads: lambda w: experiment_of(w).cfg["threads"]
-    resources:
-        mem_mb=res("pseudo", "mem_mb"),
-        runtime=res("pseudo", "runtime"),
-        gpu=res("pseudo", "gpu"),
     log:
         "logs/{run}/iter{i}/pseudo_{t}.log",
     benchmark:
         "logs/{run}/iter{i}/pseudo_{t}.tsv"
     conda:
         CONDA_ENV
+    threads: lambda w: experiment_of(w).cfg["threads"]
+    resources:
+        mem_mb=res("pseudo", "mem_mb"),
+        runtime=res("pseudo", "runtime"),
+        gpu=res("pseudo", "gpu"),
+    params:
+        runtime=runtime,
+        code=code_digest("pseudo"),
     shell:
         "python -m dmt --log {log:q} pseudo --spec {input.spec:q} {params.runtime:q} --out {output.h5:q}"

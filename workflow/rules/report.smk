@@ -1,8 +1,17 @@
 # The report: figures of every run that was run and each experiment's final table, as report()
 # outputs. `snakemake --cores N plots` makes them, `snakemake --report results/report.html plots`
 # bundles them into one HTML file. They read finished results only (dmt.report.plan says which).
-from dmt.report.plan import (comparison_figure, example_args, example_inputs, oracle_flag,
-                             oracle_metrics, placement, pseudo_sets, report_files, trained_models)
+from dmt.report.plan import (
+    comparison_figure,
+    example_args,
+    example_inputs,
+    oracle_flag,
+    oracle_metrics,
+    placement,
+    pseudo_sets,
+    report_files,
+    trained_models,
+)
 
 
 report: "../report/workflow.rst"
@@ -19,13 +28,11 @@ rule plot_metric:
         final="results/{run}/final_{metric}.json",
         oracle=lambda w: oracle_metrics(experiment_of(w).name),
     output:
-        report("results/{run}/plots/{metric}_by_iteration.png", caption="../report/metric_by_iteration.rst",
-               **placement(PLAN, "1 results", "metric per iteration")),
-    params:
-        dataset=cfg("dataset"),
-        final=lambda w, input: f"{PLAN.run(w.run).method.name}={input.final}",
-        oracle=lambda w, input: oracle_flag(input.oracle),
-        code=code_digest("report"),
+        report(
+            "results/{run}/plots/{metric}_by_iteration.png",
+            caption="../report/metric_by_iteration.rst",
+            **placement(PLAN, "1 results", "metric per iteration"),
+        ),
     log:
         "logs/{run}/plots/{metric}_by_iteration.log",
     benchmark:
@@ -33,6 +40,11 @@ rule plot_metric:
     localrule: True
     conda:
         CONDA_ENV
+    params:
+        dataset=cfg("dataset"),
+        final=lambda w, input: f"{PLAN.run(w.run).method.name}={input.final}",
+        oracle=lambda w, input: oracle_flag(input.oracle),
+        code=code_digest("report"),
     shell:
         "python -m dmt --log {log:q} plot metric --dataset {params.dataset:q} --final {params.final:q} "
         "{params.oracle:q} --name {wildcards.run:q} --out {output:q}"
@@ -44,12 +56,11 @@ rule plot_pseudo:
         summaries=lambda w: [p.replace(".h5", ".json") for p in pseudo_sets(PLAN.run(w.run)).values()],
         data=lambda w: experiment_of(w).data_root,
     output:
-        report("results/{run}/plots/pseudo_labels.png", caption="../report/pseudo_labels.rst",
-               **placement(PLAN, "2 pseudo labels", "kept share and precision per class")),
-    params:
-        dataset=cfg("dataset"),
-        sets=lambda w: items(pseudo_sets(PLAN.run(w.run))),
-        code=code_digest("report"),
+        report(
+            "results/{run}/plots/pseudo_labels.png",
+            caption="../report/pseudo_labels.rst",
+            **placement(PLAN, "2 pseudo labels", "kept share and precision per class"),
+        ),
     log:
         "logs/{run}/plots/pseudo_labels.log",
     benchmark:
@@ -57,6 +68,10 @@ rule plot_pseudo:
     localrule: True
     conda:
         CONDA_ENV
+    params:
+        dataset=cfg("dataset"),
+        sets=lambda w: items(pseudo_sets(PLAN.run(w.run))),
+        code=code_digest("report"),
     shell:
         "python -m dmt --log {log:q} plot pseudo --dataset {params.dataset:q} --data {input.data:q} "
         "--sets {params.sets:q} --name {wildcards.run:q} --out {output:q}"
@@ -66,11 +81,11 @@ rule plot_weights:
     input:
         lambda w: list(trained_models(PLAN.run(w.run)).values()),
     output:
-        report("results/{run}/plots/dynamic_weights.png", caption="../report/dynamic_weights.rst",
-               **placement(PLAN, "3 dynamic weights", "histograms per iteration")),
-    params:
-        models=lambda w: items(trained_models(PLAN.run(w.run))),
-        code=code_digest("report"),
+        report(
+            "results/{run}/plots/dynamic_weights.png",
+            caption="../report/dynamic_weights.rst",
+            **placement(PLAN, "3 dynamic weights", "histograms per iteration"),
+        ),
     log:
         "logs/{run}/plots/dynamic_weights.log",
     benchmark:
@@ -79,6 +94,9 @@ rule plot_weights:
     localrule: True
     conda:
         CONDA_ENV
+    params:
+        models=lambda w: items(trained_models(PLAN.run(w.run))),
+        code=code_digest("report"),
     shell:
         "python -m dmt --log {log:q} plot weights --models {params.models:q} "
         "--name {wildcards.run:q} --out {output:q}"
@@ -89,18 +107,11 @@ rule examples:
         unpack(lambda w: example_inputs(PLAN.run(w.run))),
         data=lambda w: experiment_of(w).data_root,
     output:
-        report("results/{run}/plots/examples.png", caption="../report/examples.rst",
-               **placement(PLAN, "4 examples", "example predictions")),
-    params:
-        dataset=cfg("dataset"),
-        args=lambda w: example_args(PLAN.run(w.run)),
-        runtime=runtime,
-        code=code_digest("report"),
-    threads: lambda w: experiment_of(w).cfg["threads"]
-    resources:
-        mem_mb=res("evaluate", "mem_mb"),
-        runtime=res("evaluate", "runtime"),
-        gpu=res("evaluate", "gpu"),
+        report(
+            "results/{run}/plots/examples.png",
+            caption="../report/examples.rst",
+            **placement(PLAN, "4 examples", "example predictions"),
+        ),
     log:
         "logs/{run}/plots/examples.log",
     benchmark:
@@ -108,6 +119,16 @@ rule examples:
     priority: 2  # the longest figure job (it predicts): started first, the others beside it
     conda:
         CONDA_ENV
+    threads: lambda w: experiment_of(w).cfg["threads"]
+    resources:
+        mem_mb=res("evaluate", "mem_mb"),
+        runtime=res("evaluate", "runtime"),
+        gpu=res("evaluate", "gpu"),
+    params:
+        dataset=cfg("dataset"),
+        args=lambda w: example_args(PLAN.run(w.run)),
+        runtime=runtime,
+        code=code_digest("report"),
     shell:
         "python -m dmt --log {log:q} examples --dataset {params.dataset:q} --data {input.data:q} {params.args:q} "
         "{params.runtime:q} --name {wildcards.run:q} --out {output:q}"
@@ -120,12 +141,11 @@ rule final_table:
     output:
         csv="results/{exp}/final_table.csv",
         markdown="results/{exp}/final_table.md",
-        html=report("results/{exp}/final_table.html", caption="../report/final_table.rst",
-                    **placement(PLAN, "1 results", "final table")),
-    params:
-        runs=lambda w: PLAN.runs_json(PLAN.experiment_runs(w.exp)),
-        title=lambda w: f"{w.exp}: final results (%)",
-        code=code_digest("tables"),
+        html=report(
+            "results/{exp}/final_table.html",
+            caption="../report/final_table.rst",
+            **placement(PLAN, "1 results", "final table"),
+        ),
     log:
         "logs/{exp}/final_table.log",
     benchmark:
@@ -133,6 +153,10 @@ rule final_table:
     localrule: True
     conda:
         CONDA_ENV
+    params:
+        runs=lambda w: PLAN.runs_json(PLAN.experiment_runs(w.exp)),
+        title=lambda w: f"{w.exp}: final results (%)",
+        code=code_digest("tables"),
     shell:
         "python -m dmt --log {log:q} summary --runs {params.runs:q} --title {params.title:q} --out {output.csv:q}"
 
@@ -142,15 +166,13 @@ rule plot_comparison:
     input:
         lambda w: [PLAN.run(r).final_path for r in PLAN.comparison_runs(w.comparison, w.exp)],
     output:
-        report("results/tables/{comparison}/{exp}.png", caption="../report/comparison.rst",
-               category="comparisons", subcategory=lambda w: w.comparison,
-               labels=lambda w: {"figure": f"per iteration ({w.exp})"}),
-    params:
-        dataset=cfg("dataset"),
-        finals=lambda w: [f"{PLAN.run(r).method.name}={PLAN.run(r).final_path}"
-                          for r in PLAN.comparison_runs(w.comparison, w.exp)],
-        name=lambda w: f"{w.comparison}, {w.exp}",
-        code=code_digest("report"),
+        report(
+            "results/tables/{comparison}/{exp}.png",
+            caption="../report/comparison.rst",
+            category="comparisons",
+            subcategory=lambda w: w.comparison,
+            labels=lambda w: {"figure": f"per iteration ({w.exp})"},
+        ),
     log:
         "logs/tables/{comparison}/{exp}.log",
     benchmark:
@@ -158,6 +180,13 @@ rule plot_comparison:
     localrule: True
     conda:
         CONDA_ENV
+    params:
+        dataset=cfg("dataset"),
+        finals=lambda w: [
+            f"{PLAN.run(r).method.name}={PLAN.run(r).final_path}" for r in PLAN.comparison_runs(w.comparison, w.exp)
+        ],
+        name=lambda w: f"{w.comparison}, {w.exp}",
+        code=code_digest("report"),
     shell:
         "python -m dmt --log {log:q} plot metric --dataset {params.dataset:q} --final {params.finals:q} "
         "--name {params.name:q} --out {output:q}"

@@ -6,15 +6,15 @@ rule split:
         labeled="resources/splits/{exp}/labeled.txt",
         unlabeled="resources/splits/{exp}/unlabeled.txt",
         valtiny="resources/splits/{exp}/valtiny.txt",
-    params:
-        args=lambda w: experiment_of(w).split_args(),
-        code=code_digest("split"),
     log:
         "logs/{exp}/split.log",
     benchmark:
         "logs/{exp}/benchmarks/split.tsv"
     conda:
         CONDA_ENV
+    params:
+        args=lambda w: experiment_of(w).split_args(),
+        code=code_digest("split"),
     shell:
         "python -m dmt --log {log:q} split --data {input.data:q} {params.args:q} --out-dir $(dirname {output.labeled:q})"
 
@@ -25,16 +25,16 @@ rule dms:
     output:
         a="results/{exp}/dms/A.txt",
         b="results/{exp}/dms/B.txt",
-    params:
-        alpha=cfg("dms_alpha"),
-        seed=cfg("split_seed"),
-        code=code_digest("split"),
     log:
         "logs/{exp}/dms.log",
     benchmark:
         "logs/{exp}/benchmarks/dms.tsv"
     conda:
         CONDA_ENV
+    params:
+        alpha=cfg("dms_alpha"),
+        seed=cfg("split_seed"),
+        code=code_digest("split"),
     shell:
         "python -m dmt --log {log:q} dms --labeled {input.labeled:q} --alpha {params.alpha:q} --seed {params.seed:q} "
         "--out-a {output.a:q} --out-b {output.b:q}"

@@ -5,21 +5,25 @@ rule compare:
     output:
         table="results/tables/{comparison}.csv",
         markdown="results/tables/{comparison}.md",
-        html=report("results/tables/{comparison}.html", caption="../report/comparison_table.rst",
-                    category="comparisons", subcategory=lambda w: w.comparison,
-                    labels={"figure": "table"}),
+        html=report(
+            "results/tables/{comparison}.html",
+            caption="../report/comparison_table.rst",
+            category="comparisons",
+            subcategory=lambda w: w.comparison,
+            labels={"figure": "table"},
+        ),
         iterations="results/tables/{comparison}_iterations.csv",
-    params:
-        inputs=lambda w: items(PLAN.comparison_inputs(w.comparison)),
-        code=code_digest("tables"),
-    wildcard_constraints:
-        comparison=_one_of(PLAN.comparisons),
     log:
         "logs/tables/{comparison}.log",
     benchmark:
         "logs/tables/{comparison}.tsv"
+    wildcard_constraints:
+        comparison=_one_of(PLAN.comparisons),
     conda:
         CONDA_ENV
+    params:
+        inputs=lambda w: items(PLAN.comparison_inputs(w.comparison)),
+        code=code_digest("tables"),
     shell:
         "python -m dmt --log {log:q} compare --name {wildcards.comparison:q} --out-dir results/tables "
         "{params.inputs:q}"
@@ -33,14 +37,14 @@ rule summary:
         table="results/tables/summary.csv",
         markdown="results/tables/summary.md",
         html="results/tables/summary.html",
-    params:
-        runs=lambda w: PLAN.runs_json(PLAN.with_results()),
-        code=code_digest("tables"),
     log:
         "logs/tables/summary.log",
     benchmark:
         "logs/tables/summary.tsv"
     conda:
         CONDA_ENV
+    params:
+        runs=lambda w: PLAN.runs_json(PLAN.with_results()),
+        code=code_digest("tables"),
     shell:
         "python -m dmt --log {log:q} summary --runs {params.runs:q} --out {output.table:q}"

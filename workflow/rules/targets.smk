@@ -13,7 +13,6 @@ localrules:
     final_model,
 
 
-
 # A target under results/ that names no run of the configuration (a typo, a run of another
 # config): one line naming the runs there are, where Snakemake would say only "No rule to produce".
 # The constraint leaves every path of a configured run to the real rules, so this rule never
@@ -22,8 +21,7 @@ RUN_FOLDERS = "iter[0-9]+|oracle|dms|plots|predictions|tensorboard"
 # `name` is followed by "/" in the path, so each lookahead tests a whole name: an unknown first
 # folder, or an experiment's subfolder that is neither one of its runs nor a run folder.
 TWO_PART_RUNS = _one_of([r for r in PLAN.runs if "/" in r])
-UNKNOWN_RUN = (f"(?:(?!(?:{EXPS}|tables)/)[^/]+"
-               f"|(?!(?:{TWO_PART_RUNS})/)(?:{EXPS})/(?!(?:{RUN_FOLDERS})/)[^/]+)")
+UNKNOWN_RUN = f"(?:(?!(?:{EXPS}|tables)/)[^/]+" f"|(?!(?:{TWO_PART_RUNS})/)(?:{EXPS})/(?!(?:{RUN_FOLDERS})/)[^/]+)"
 
 
 rule unknown_run:

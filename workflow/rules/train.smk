@@ -4,14 +4,14 @@
 rule train_spec:
     output:
         "results/{job}/spec.json",
-    params:
-        spec=lambda w: to_json(PLAN.train_job(w.job)),
-    wildcard_constraints:
-        job=MODEL_JOB,
     log:
         "logs/{job}/spec.log",
+    wildcard_constraints:
+        job=MODEL_JOB,
     conda:
         CONDA_ENV
+    params:
+        spec=lambda w: to_json(PLAN.train_job(w.job)),
     # A shell line, not a `run:` block: Snakemake runs each `run:` job in a Snakemake process of
     # its own (seconds each), a shell line costs milliseconds. Written beside, then renamed.
     shell:
@@ -26,8 +26,19 @@ rule baseline:
         model="results/{job}/model.pt",
         # its digest (checked by every job that reads the model), meta, spec and training summary
         sidecar="results/{job}/model.json",
+    log:
+        "logs/{job}/train.log",
+    benchmark:
+        "logs/{job}/train.tsv"
     wildcard_constraints:
         job=BASELINE_JOB,
+    conda:
+        CONDA_ENV
+    threads: lambda w: experiment_of(w).cfg["threads"]
+    resources:
+        mem_mb=res("train", "mem_mb"),
+        runtime=res("train", "runtime"),
+        gpu=res("train", "gpu"),
     params:
         runtime=runtime,
         workers=cfg("num_workers"),
@@ -35,17 +46,6 @@ rule baseline:
         eval_every=cfg("eval_every"),
         tensorboard=lambda w: f"results/{w.job}/tensorboard",
         code=code_digest("train"),
-    threads: lambda w: experiment_of(w).cfg["threads"]
-    resources:
-        mem_mb=res("train", "mem_mb"),
-        runtime=res("train", "runtime"),
-        gpu=res("train", "gpu"),
-    log:
-        "logs/{job}/train.log",
-    benchmark:
-        "logs/{job}/train.tsv"
-    conda:
-        CONDA_ENV
     shell:
         "python -m dmt --log {log:q} train --spec {input.spec:q} {params.runtime:q} "
         "--num-workers {params.workers:q} --checkpoint-every {params.ckpt:q} --eval-every {params.eval_every:q} "
