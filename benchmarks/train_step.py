@@ -53,7 +53,8 @@ from dmt import IGNORE_INDEX  # noqa: E402
 from dmt.data.transforms import train_transform  # noqa: E402
 from dmt.data.voc import SegmentationDataset, write_mask_png  # noqa: E402
 from dmt.models import build_model  # noqa: E402
-from dmt.training.loop import TrainSpec, _optimizer, train  # noqa: E402
+from dmt.training.loop import TrainSpec, train  # noqa: E402
+from dmt.training.optim import make_optimizer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = "digits_1_20"
@@ -86,7 +87,7 @@ def bare_rate(size: int, steps: int, warmup: int, repeats: int) -> float:
     batch = SETTINGS[size][0]
     model = _model()
     model.train()
-    optimizer = _optimizer(model, _spec(size, 1))  # what train() builds from the same spec
+    optimizer = make_optimizer(model, _spec(size, 1))  # what train() builds from the same spec
     samples = [_sample(i, size, size) for i in range(batch)]
     images = torch.stack([s["image"].as_subclass(torch.Tensor) for s in samples])
     targets = torch.stack([s["target"].as_subclass(torch.Tensor) for s in samples])
@@ -223,20 +224,22 @@ def _clock_training(clock: PhaseClock) -> dict:
     from tqdm import tqdm
 
     import dmt.evaluation.metrics
+    import dmt.training.checkpoint
     import dmt.training.loop
+    import dmt.training.steps
     from dmt.models.small import SmallDeepLab
 
     clock.wrap(_BaseDataLoaderIter, "__next__", "data")
     clock.wrap(SmallDeepLab, "forward", "forward")
     for name in ("dynamic_loss", "online_pseudo_labels"):
-        clock.wrap(dmt.training.loop, name, "loss")
+        clock.wrap(dmt.training.steps, name, "loss")  # where the step strategies look them up
     clock.wrap(torch.Tensor, "backward", "backward")
     clock.wrap(torch.optim.Optimizer, "zero_grad", "optimizer")
     clock.wrap(torch.amp.GradScaler, "step", "optimizer")
     clock.wrap(torch.amp.GradScaler, "update", "optimizer")
     clock.wrap(dmt.evaluation.metrics, "evaluate_segmentation", "evaluation")
     for owner, name in ((SummaryWriter, "add_scalar"), (SummaryWriter, "add_histogram"),
-                        (dmt.training.loop, "torch_save"), (dmt.training.loop, "save_model"), (tqdm, "set_postfix")):
+                        (dmt.training.checkpoint, "torch_save"), (dmt.training.loop, "save_model"), (tqdm, "set_postfix")):
         clock.wrap(owner, name, "logging, checkpoints, saving")
     total = {"train_s": 0.0}
     original = dmt.training.loop.train

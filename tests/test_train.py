@@ -155,3 +155,22 @@ def test_mixup_ramp_ema_cosine_run_and_resume_exactly(tmp_path):
 def test_labeled_only_training_records_no_dynamic_weights(tmp_path):
     train(build_model("small_deeplab", 2, seed=0), _spec(epochs=1), Toy(4), tmp_path / "m.pt")
     assert "dynamic_weights" not in torch.load(tmp_path / "m.pt", weights_only=True)["summary"]
+
+
+def test_every_spec_field_belongs_to_one_group():
+    from dataclasses import fields
+
+    from dmt.training.spec import GROUPS
+
+    grouped = [name for group in GROUPS.values() for name in group]
+    assert sorted(grouped) == sorted(f.name for f in fields(TrainSpec))
+
+
+def test_the_step_strategy_is_chosen_once_from_the_spec():
+    from dmt.training.steps import STEPS, choose_step
+
+    assert choose_step(_spec(), has_pseudo=False) == "supervised"
+    assert choose_step(_spec(pseudo_per_batch=3, gamma1=1), has_pseudo=True) == "dynamic"
+    assert choose_step(_spec(pseudo_per_batch=2, online_threshold=0.7), has_pseudo=True) == "online"
+    assert choose_step(_spec(pseudo_per_batch=3, mixup_alpha=0.75), has_pseudo=True) == "mixup_dynamic"
+    assert set(STEPS) == {"supervised", "dynamic", "online", "mixup_dynamic"}

@@ -81,10 +81,20 @@ def test_backward_reaches_every_parameter():
 
 
 def test_dropout_only_in_training():
-    model = WideResNet(3, depth=10, dropout=0.5).eval()
+    torch.manual_seed(0)
+    model = WideResNet(3, depth=10, dropout=0.5)
+    plain = WideResNet(3, depth=10, dropout=0.0)
+    plain.load_state_dict(model.state_dict())  # the same weights, without dropout
     x = torch.rand(2, 3, 16, 16) * 255
     with torch.no_grad():
-        torch.testing.assert_close(model(x), model(x))
+        # Evaluation: no dropout at all, not merely the same mask twice.
+        torch.testing.assert_close(model.eval()(x), plain.eval()(x))
+        # Training: batch statistics make a pass deterministic, so only dropout tells passes apart.
+        model.train(), plain.train()
+        torch.testing.assert_close(plain(x), plain(x))
+        first, second, without = model(x), model(x), plain(x)
+    assert not torch.allclose(first, second), "no fresh dropout mask at each training pass"
+    assert not torch.allclose(first, without), "dropout inactive in training"
 
 
 def test_seeds_give_different_inits_and_are_reproducible():

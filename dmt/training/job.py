@@ -23,12 +23,9 @@ def cmd_train(args) -> None:
 
     from dmt.data.registry import dataset_info
     from dmt.jobs import read_job
-    from dmt.models import build_model, model_meta
-    from dmt.models.files import load_model
     from dmt.models.inference import pick_device
-    from dmt.pseudo.segmentation import PseudoLabelStore
     from dmt.store import finished
-    from dmt.store.integrity import sidecar_path, verify
+    from dmt.store.integrity import sidecar_path
     from dmt.store.provenance import code_digest, input_digest
     from dmt.training.loop import TrainSpec, train
 
@@ -37,7 +34,6 @@ def cmd_train(args) -> None:
         spec = TrainSpec(**job.hyper, num_workers=args.num_workers, checkpoint_every=args.checkpoint_every)
     except (ValueError, TypeError) as e:
         raise DMTError(f"bad hyper-parameters in {args.spec}: {e}") from e
-    eval_every = args.eval_every
     out = Path(args.out)
     checkpoint = out.with_name(out.name + ".ckpt")
     prepare_outputs(out, sidecar_path(out), checkpoint)
@@ -51,6 +47,25 @@ def cmd_train(args) -> None:
     device = pick_device(args.device)
     info = dataset_info(job.dataset, job.data)
     torch.manual_seed(spec.seed)
+    # After the seed, in the order they always had: whatever draws from torch's generator
+    # draws the same numbers.
+    labeled, pseudo = _training_sets(job, spec, info)
+    model, meta = _initial_model(job, info, device, args.spec)
+    fingerprint = fingerprint_of()
+    on_epoch_end = _validation(job, spec, info, device, args) if job.valtiny else None
+    summary = train(model, spec, labeled, out, pseudo=pseudo, checkpoint_path=checkpoint,
+                    fingerprint_parts=fingerprint, device=device,
+                    tb_dir=args.tensorboard, on_epoch_end=on_epoch_end,
+                    meta={**meta, "dmt_version": __version__})
+    finished.keep(out, fingerprint)
+    log.info("trained %d steps in %.0f s -> %s", summary["steps"], summary["seconds"], out)
+
+
+def _training_sets(job, spec, info):
+    """The labeled set and the pseudo-labeled one (offline labels, or the unlabeled images of
+    online self-training), or None."""
+    from dmt.pseudo.segmentation import PseudoLabelStore
+    from dmt.store.integrity import verify
 
     labeled_ids = [i for path in job.labeled for i in read_ids(path)]
     labeled = make_dataset(job.dataset, job.data, labeled_ids, augment=spec)
@@ -69,41 +84,41 @@ def cmd_train(args) -> None:
         pseudo = make_dataset(job.dataset, job.data, store.ids, augment=spec, pseudo=store, with_masks=False)
     elif spec.online_threshold:  # the student labels these images itself, at every step
         pseudo = make_dataset(job.dataset, job.data, read_ids(job.unlabeled), augment=spec, with_masks=False)
+    return labeled, pseudo
+
+
+def _initial_model(job, info, device, spec_path):
+    """The model to train, from a model file or built from its init, with its meta."""
+    from dmt.models import build_model, model_meta
+    from dmt.models.files import load_model
+
     if "from" in job.init:
-        model, meta = load_model(job.init["from"], device, expect=expected(job.dataset, job.data))
-    else:
-        try:
-            options = job.init.get("options", {})
-            meta = {**model_meta(job.init["model"], info.num_classes, job.init["weights"], options),
-                    "dataset": job.dataset}
-            model = build_model(meta["model"], info.num_classes, seed=job.init["seed"],
-                                weights=job.init["weights"], options=options)
-        except (KeyError, ValueError) as e:
-            raise DMTError(f"bad init in {args.spec}: {e}") from e
+        return load_model(job.init["from"], device, expect=expected(job.dataset, job.data))
+    try:
+        options = job.init.get("options", {})
+        meta = {**model_meta(job.init["model"], info.num_classes, job.init["weights"], options),
+                "dataset": job.dataset}
+        model = build_model(meta["model"], info.num_classes, seed=job.init["seed"],
+                            weights=job.init["weights"], options=options)
+    except (KeyError, ValueError) as e:
+        raise DMTError(f"bad init in {spec_path}: {e}") from e
+    return model, meta
 
-    on_epoch_end = None
-    fingerprint = fingerprint_of()
-    if job.valtiny:
-        from dmt.evaluation.metrics import (
-            evaluate_classification,
-            evaluate_segmentation,
-        )
 
-        valtiny = make_dataset(job.dataset, job.data, read_ids(job.valtiny))
+def _validation(job, spec, info, device, args):
+    """``on_epoch_end``: the valtiny score every ``--eval-every`` epochs and at the last."""
+    from dmt.evaluation.metrics import evaluate_classification, evaluate_segmentation
 
-        def on_epoch_end(epoch, model):
-            if epoch % eval_every and epoch != spec.epochs:
-                return {}
-            if info.task == "classification":
-                scores = evaluate_classification(model, valtiny, {"valtiny": valtiny.ids}, device,
-                                                 args.eval_batch_size, spec.amp, progress=False)["valtiny"]
-                return {"valtiny_accuracy": scores["accuracy"]}
-            return {"valtiny_miou": evaluate_segmentation(model, valtiny, device, spec.batch_size,
-                                                          spec.crop_size, amp=spec.amp)["miou"]}
+    valtiny = make_dataset(job.dataset, job.data, read_ids(job.valtiny))
 
-    summary = train(model, spec, labeled, out, pseudo=pseudo, checkpoint_path=checkpoint,
-                    fingerprint_parts=fingerprint, device=device,
-                    tb_dir=args.tensorboard, on_epoch_end=on_epoch_end,
-                    meta={**meta, "dmt_version": __version__})
-    finished.keep(out, fingerprint)
-    log.info("trained %d steps in %.0f s -> %s", summary["steps"], summary["seconds"], out)
+    def on_epoch_end(epoch, model):
+        if epoch % args.eval_every and epoch != spec.epochs:
+            return {}
+        if info.task == "classification":
+            scores = evaluate_classification(model, valtiny, {"valtiny": valtiny.ids}, device,
+                                             args.eval_batch_size, spec.amp, progress=False)["valtiny"]
+            return {"valtiny_accuracy": scores["accuracy"]}
+        return {"valtiny_miou": evaluate_segmentation(model, valtiny, device, spec.batch_size,
+                                                      spec.crop_size, amp=spec.amp)["miou"]}
+
+    return on_epoch_end
