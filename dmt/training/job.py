@@ -14,6 +14,7 @@ from dmt.errors import DMTError
 from dmt.models.files import expected
 from dmt.store.atomic import prepare_outputs
 from dmt.store.integrity import file_digest
+from dmt.tasks import task_of
 
 log = logging.getLogger("dmt")
 
@@ -26,7 +27,6 @@ def cmd_train(args) -> None:
     from dmt.models import build_model, model_meta
     from dmt.models.files import load_model
     from dmt.models.inference import pick_device
-    from dmt.pseudo.segmentation import PseudoLabelStore
     from dmt.store import finished
     from dmt.store.integrity import sidecar_path, verify
     from dmt.store.provenance import code_digest, input_digest
@@ -50,6 +50,7 @@ def cmd_train(args) -> None:
         return
     device = pick_device(args.device)
     info = dataset_info(job.dataset, job.data)
+    task = task_of(info)
     torch.manual_seed(spec.seed)
 
     labeled_ids = [i for path in job.labeled for i in read_ids(path)]
@@ -57,12 +58,7 @@ def cmd_train(args) -> None:
     pseudo = None
     if job.pseudo:
         verify(job.pseudo, required=True)  # before anything parses it
-        if info.task == "classification":
-            from dmt.pseudo.images import ImagePseudoLabels
-
-            store = ImagePseudoLabels(job.pseudo, unlabeled_ids=read_ids(job.unlabeled))
-        else:
-            store = PseudoLabelStore(job.pseudo, expected_ids=read_ids(job.unlabeled))
+        store = task.pseudo_store(job.pseudo, read_ids(job.unlabeled))
         if store.num_classes != info.num_classes:
             raise DMTError(f"{job.pseudo} labels {store.num_classes} classes; {job.dataset} has "
                            f"{info.num_classes}")
@@ -84,22 +80,12 @@ def cmd_train(args) -> None:
     on_epoch_end = None
     fingerprint = fingerprint_of()
     if job.valtiny:
-        from dmt.evaluation.metrics import (
-            evaluate_classification,
-            evaluate_segmentation,
-        )
-
         valtiny = make_dataset(job.dataset, job.data, read_ids(job.valtiny))
 
         def on_epoch_end(epoch, model):
             if epoch % eval_every and epoch != spec.epochs:
                 return {}
-            if info.task == "classification":
-                scores = evaluate_classification(model, valtiny, {"valtiny": valtiny.ids}, device,
-                                                 args.eval_batch_size, spec.amp, progress=False)["valtiny"]
-                return {"valtiny_accuracy": scores["accuracy"]}
-            return {"valtiny_miou": evaluate_segmentation(model, valtiny, device, spec.batch_size,
-                                                          spec.crop_size, amp=spec.amp)["miou"]}
+            return task.valtiny_score(model, valtiny, device, spec, args.eval_batch_size)
 
     summary = train(model, spec, labeled, out, pseudo=pseudo, checkpoint_path=checkpoint,
                     fingerprint_parts=fingerprint, device=device,
@@ -107,3 +93,20 @@ def cmd_train(args) -> None:
                     meta={**meta, "dmt_version": __version__})
     finished.keep(out, fingerprint)
     log.info("trained %d steps in %.0f s -> %s", summary["steps"], summary["seconds"], out)
+
+
+# The valtiny score after an epoch, for the log and the model's history (the final selection
+# reads evaluate's metrics.json): evaluation's metrics, outside the training digest (PROGRESS_ONLY).
+def valtiny_accuracy(model, valtiny, device, spec, eval_batch_size: int) -> dict:
+    from dmt.evaluation.metrics import evaluate_classification
+
+    scores = evaluate_classification(model, valtiny, {"valtiny": valtiny.ids}, device,
+                                     eval_batch_size, spec.amp, progress=False)["valtiny"]
+    return {"valtiny_accuracy": scores["accuracy"]}
+
+
+def valtiny_miou(model, valtiny, device, spec, eval_batch_size: int) -> dict:
+    from dmt.evaluation.metrics import evaluate_segmentation
+
+    return {"valtiny_miou": evaluate_segmentation(model, valtiny, device, spec.batch_size,
+                                                  spec.crop_size, amp=spec.amp)["miou"]}
