@@ -11,6 +11,7 @@ rule compare:
         iterations="results/tables/{comparison}_iterations.csv",
     params:
         inputs=lambda w: items(PLAN.comparison_inputs(w.comparison)),
+        task=lambda w: PLAN.comparison_task(w.comparison),
         code=code_digest("tables"),
     wildcard_constraints:
         comparison=_one_of(PLAN.comparisons),
@@ -22,7 +23,7 @@ rule compare:
         CONDA_ENV
     shell:
         "python -m dmt --log {log:q} compare --name {wildcards.comparison:q} --out-dir results/tables "
-        "{params.inputs:q}"
+        "--task {params.task:q} {params.inputs:q}"
 
 
 # Runs whose results exist when the DAG is built: a new result changes the inputs, which reruns it.
