@@ -28,7 +28,7 @@ def cmd_train(args) -> None:
     from dmt.models.files import load_model
     from dmt.models.inference import pick_device
     from dmt.store import finished
-    from dmt.store.integrity import sidecar_path, verify
+    from dmt.store.integrity import sidecar_path
     from dmt.store.provenance import code_digest, input_digest
     from dmt.training.loop import TrainSpec, train
 
@@ -55,16 +55,7 @@ def cmd_train(args) -> None:
 
     labeled_ids = [i for path in job.labeled for i in read_ids(path)]
     labeled = make_dataset(job.dataset, job.data, labeled_ids, augment=spec)
-    pseudo = None
-    if job.pseudo:
-        verify(job.pseudo, required=True)  # before anything parses it
-        store = task.pseudo_store(job.pseudo, read_ids(job.unlabeled))
-        if store.num_classes != info.num_classes:
-            raise DMTError(f"{job.pseudo} labels {store.num_classes} classes; {job.dataset} has "
-                           f"{info.num_classes}")
-        pseudo = make_dataset(job.dataset, job.data, store.ids, augment=spec, pseudo=store, with_masks=False)
-    elif spec.online_threshold:  # the student labels these images itself, at every step
-        pseudo = make_dataset(job.dataset, job.data, read_ids(job.unlabeled), augment=spec, with_masks=False)
+    pseudo = _pseudo_set(job, spec, info, task)
     if "from" in job.init:
         model, meta = load_model(job.init["from"], device, expect=expected(job.dataset, job.data))
     else:
@@ -93,6 +84,23 @@ def cmd_train(args) -> None:
                     meta={**meta, "dmt_version": __version__})
     finished.keep(out, fingerprint)
     log.info("trained %d steps in %.0f s -> %s", summary["steps"], summary["seconds"], out)
+
+
+def _pseudo_set(job, spec, info, task):
+    """The unlabeled images a student trains on: its teacher's pseudo labels, or (online
+    self-training) the images alone; None for a baseline."""
+    from dmt.store.integrity import verify
+
+    if job.pseudo:
+        verify(job.pseudo, required=True)  # before anything parses it
+        store = task.pseudo_store(job.pseudo, read_ids(job.unlabeled))
+        if store.num_classes != info.num_classes:
+            raise DMTError(f"{job.pseudo} labels {store.num_classes} classes; {job.dataset} has "
+                           f"{info.num_classes}")
+        return make_dataset(job.dataset, job.data, store.ids, augment=spec, pseudo=store, with_masks=False)
+    if spec.online_threshold:  # the student labels these images itself, at every step
+        return make_dataset(job.dataset, job.data, read_ids(job.unlabeled), augment=spec, with_masks=False)
+    return None
 
 
 # The valtiny score after an epoch, for the log and the model's history (the final selection
