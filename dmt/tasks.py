@@ -58,7 +58,7 @@ class Task:
         return self.op("valtiny_score")(model, valtiny, device, spec, eval_batch_size)
 
     def select_final(self, metrics) -> dict:
-        """The final JSON, recording its task: tables and figures read it from there."""
+        """The final JSON, recording its task: the tables read it from there, guessing nothing."""
         return {**self.op("select_final")(metrics), "task": self.name}
 
     def export_fields(self, info, data_root, pad_to) -> dict:
