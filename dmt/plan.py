@@ -34,9 +34,9 @@ from dmt.data.splits import labeled_count
 from dmt.errors import DMTError
 from dmt.jobs import PseudoJob, TrainJob
 from dmt.methods import METHODS, ROWS, Method
+from dmt.tasks import task_of
 
 COCO_WEIGHTS = "resources/weights/deeplab_v2_coco.pt"
-METRIC = {"segmentation": "miou", "classification": "acc"}
 
 
 def items(files: dict[str, str]) -> list[str]:
@@ -75,6 +75,7 @@ class Experiment:
         self.dataset = cfg["dataset"]
         self.info = dataset_info(self.dataset)
         self.task = self.info.task
+        self.strategy = task_of(self.info)  # what differs between segmentation and classification
         self.method = METHODS[cfg["method"]]
         self.iterations = len(cfg["dmt"]["alphas"])
 
@@ -197,15 +198,12 @@ class Experiment:
         for key in ("labeled_list", "valtiny_list"):
             if self.fixed_list(key):
                 args += [f"--{key.replace('_', '-')}", self.fixed_list(key)]
-        if self.task == "classification":  # the test set is never used for selection
-            args.append("--valtiny-from-train")
-        return args
+        return args + self.strategy.split_args()
 
     def evaluate_args(self) -> list[str]:
         """Argv of `python -m dmt evaluate` that changes its result."""
         args = ["--batch-size", str(self.cfg["inference_batch_size"])]
-        if self.task == "segmentation":  # zero-padded to at least the training crop, as in training
-            args += ["--pad-to", *map(str, self.cfg["crop_size"])]
+        args += self.strategy.pad_args(self.cfg)
         if not self.cfg["amp"]:
             args.append("--no-amp")
         return args
@@ -251,11 +249,7 @@ class Experiment:
         c = self.cfg
         out = {"optimizer": c["optimizer"], "momentum": c["momentum"], "weight_decay": c["weight_decay"],
                "head_lr_mult": c["head_lr_mult"], "amp": c["amp"], "seed": seed}
-        if self.task == "segmentation":
-            out.update(crop_size=c["crop_size"], scale_range=c["scale_range"])
-        else:
-            k = c["classification"]
-            out.update(schedule=k["schedule"], mixup_alpha=k["mixup_alpha"], ema_decay=k["ema_decay"])
+        out.update(self.strategy.augment_fields(c))
         if stage in ("baseline", "oracle"):
             b = c["baseline"]
             epochs = self.baseline_epochs() if stage == "baseline" else round(b["oracle_epochs"])
@@ -268,8 +262,7 @@ class Experiment:
             out.update(epochs=d["epochs"] * self.iterations, online_threshold=d["online_threshold"])
         if loss_variant != "ce":  # plain CE has no gammas: changing them must not rerun it
             out.update(gamma1=d["gamma1"], gamma2=d["gamma2"])
-        if self.task == "classification":
-            out["gamma_ramp"] = c["classification"]["gamma_ramp"] and loss_variant != "ce"
+        out.update(self.strategy.iteration_fields(c, loss_variant))
         return out
 
     def fresh_init(self, seed: int, weights: str) -> dict:
@@ -332,8 +325,7 @@ class Experiment:
                                 f"has {count} ids; use labeled: all")
         size = None if self.labeled_list() else self.train_size  # a fixed list is checked by the split
         if size is not None:
-            # Classification draws valtiny from train first.
-            pool = size - (c["valtiny"] if self.task == "classification" else 0)
+            pool = self.strategy.labeled_pool(size, c["valtiny"])
             try:
                 count = labeled_count(pool, labeled)
             except ValueError as e:
@@ -346,7 +338,7 @@ class Experiment:
         if d["pseudo_per_batch"] >= d["batch_size"]:
             raise PlanError(f"{where}: dmt.pseudo_per_batch ({d['pseudo_per_batch']}) must leave at "
                             f"least one labeled image in dmt.batch_size ({d['batch_size']})")
-        if self.method.mutual and self.task == "segmentation" and c["init"] == "seeds" \
+        if len(self.strategy.models(self.method)) == 2 and c["init"] == "seeds" \
                 and len(set(c["model_seeds"])) == 1 and c["weights"][0] == c["weights"][1]:
             raise PlanError(f"{where}: models A and B would be identical (same weights and model_seeds "
                             f"with init: seeds); give them different seeds or weights, or init: dms")
@@ -377,10 +369,10 @@ class Run:
 
     def __init__(self, name: str, exp: Experiment, method: "Method"):
         self.name, self.exp, self.method = name, exp, method
-        self.task = exp.task
-        self.models = ("A", "B") if method.mutual and exp.task == "segmentation" else ("A",)
+        self.task, self.strategy = exp.task, exp.strategy
+        self.models = exp.strategy.models(method)
         self.iterations = 1 if method.online else exp.iterations
-        self.metric = METRIC[exp.task]
+        self.metric = exp.strategy.final_metric
 
     @property
     def is_base(self) -> bool:
@@ -411,10 +403,7 @@ class Run:
     def final_candidates(self) -> dict[str, str]:
         """The models `final` may select, by the name it gives them (``selected`` of
         dmt.evaluation.final): the last iteration's A / B (segmentation), iterations 1..N (classification)."""
-        last = self.iterations
-        if self.task == "classification":
-            return {f"iter{i}": self.model_path(i, "A") for i in range(1, last + 1)}
-        return {f"{m}{last}": self.model_path(last, m) for m in self.models}
+        return self.strategy.final_candidates(self)
 
     def export_args(self) -> list[str]:
         """Argv of `python -m dmt export`: the candidates and what the exported model records."""
@@ -423,9 +412,7 @@ class Run:
                 "--method", self.method.name]
         for label, path in self.final_candidates().items():
             args += ["--candidate", f"{label}={path}"]
-        if self.task == "segmentation":  # predictions pad to the training crop, as pseudo-labelling
-            args += ["--pad-to", *map(str, e.cfg["crop_size"])]
-        return args
+        return args + self.strategy.pad_args(e.cfg)  # predictions pad as pseudo-labelling does
 
     def teacher(self, m: str) -> str:
         """The model whose previous iteration labels for student ``m``."""
@@ -475,11 +462,7 @@ class Run:
                             valtiny=e.split_file("valtiny"), hyper=e.hyper("online", seed),
                             init={"from": self.model_path(0, m)}, unlabeled=e.split_file("unlabeled"))
         hyper = e.hyper("dmt", seed, self.method.loss_variant)
-        if e.task == "classification":
-            # Algorithm 1: F_i is re-initialised from scratch with a previously unused seed.
-            init = e.fresh_init(seed, "scratch")
-        else:
-            init = {"from": self.model_path(i - 1, m)}
+        init = self.strategy.iteration_init(e, self, i, m, seed)
         return TrainJob(dataset=e.dataset, data=e.data_root, labeled=[e.split_file("labeled")],
                         valtiny=e.split_file("valtiny"), hyper=hyper, init=init,
                         pseudo=self.pseudo_path(i, self.teacher(m)), unlabeled=e.split_file("unlabeled"))
@@ -490,12 +473,9 @@ class Run:
         if not students or not 1 <= i <= self.iterations or self.method.online:
             raise self._no_such(self.pseudo_path(i, t))
         e = self.exp
-        seg = e.task == "segmentation"
         return PseudoJob(dataset=e.dataset, data=e.data_root, teacher=self.model_path(i - 1, t),
                          unlabeled=e.split_file("unlabeled"), alpha=e.cfg["dmt"]["alphas"][i - 1],
-                         batch_size=e.cfg["inference_batch_size"],
-                         pad_to=list(e.cfg["crop_size"]) if seg else [0, 0],
-                         classwise=not seg and e.cfg["classification"]["selection"] == "classwise",
+                         batch_size=e.cfg["inference_batch_size"], **e.strategy.pseudo_fields(e.cfg),
                          amp=e.cfg["amp"], with_truth=e.info.unlabeled_masks)
 
     def final_metrics(self) -> dict[str, str]:
@@ -581,6 +561,10 @@ class Plan:
             raise PlanError(f"no comparison {name!r}; comparisons: {', '.join(sorted(self.comparisons)) or 'none'}"
                             f" (config/config.yaml `comparisons:`)")
         return self.comparisons[name]
+
+    def comparison_task(self, name: str) -> str:
+        """The task of a comparison's experiments (one: _add_comparison checks it)."""
+        return self.experiments[self.comparison(name).experiments[0]].task
 
     def comparison_runs(self, name: str, exp: str) -> list[str]:
         """The runs of a comparison on one of its experiments, in its order of methods."""

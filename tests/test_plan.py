@@ -157,7 +157,7 @@ def test_methods_know_their_tasks():
 
 def test_split_and_evaluation_flags(plan):
     assert plan.experiment("voc_1464").split_args() == [
-        "--labeled", "1464", "--valtiny", "20", "--seed", "0", "--train-split", "train_aug",
+        "--labeled", "1464", "--valtiny", "20", "--seed", "0", "--train-split", "train_aug", "--dataset", "voc",
         "--labeled-list", "data:train", "--valtiny-list", "published:dst-cbc/voc/valtiny.txt"]
     # the published lists, split seed k -> list k
     assert "published:dst-cbc/voc/20_labeled_2.txt" in plan.experiment("voc_1_20_s2").split_args()

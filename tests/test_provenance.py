@@ -28,18 +28,32 @@ ENTRIES = {
 }
 
 
+def _operations() -> dict[str, set[str]]:
+    """A Task operation's name -> the modules its ``"module:function"`` names, over every task."""
+    from dmt.tasks import TASKS
+
+    out: dict[str, set[str]] = {}
+    for task in TASKS.values():
+        for name, ref in task.OPS.items():
+            out.setdefault(name, set()).add(ref.partition(":")[0])
+    return out
+
+
 def _imports(module: str) -> set[str]:
-    """dmt modules ``module`` imports anywhere in its source (function-level imports included)."""
+    """dmt modules ``module`` imports anywhere in its source (function-level imports included),
+    and those a Task operation it calls (``task.build_dataset(...)``) runs, whichever the task."""
     path = PACKAGE.parent / (module.replace(".", "/") + ".py")
     if not path.exists():
         path = path.with_suffix("") / "__init__.py"
-    found = set()
+    found, operations = set(), _operations()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module)
             found |= {f"{node.module}.{a.name}" for a in node.names}
+        elif isinstance(node, ast.Attribute) and node.attr in operations:
+            found |= operations[node.attr]
     return {m for m in found if m.split(".")[0] == "dmt" and _file(m)}
 
 
@@ -61,6 +75,28 @@ def test_every_module_a_stage_imports_is_tracked(stage):
             todo += _imports(module)
     untracked = {_file(m) for m in seen} - set(stage_modules(stage)) - set(glue()) - set(progress_only(stage))
     assert not untracked, f"{stage} runs {sorted(untracked)} but its digest does not cover them"
+
+
+def test_task_operations_name_functions_that_exist():
+    from dmt.tasks import TASKS, Task, _resolve
+
+    for task in TASKS.values():
+        for name, ref in task.OPS.items():
+            assert hasattr(Task, name) or hasattr(type(task), name), f"{task.name}: no method {name}"
+            assert callable(_resolve(ref)), f"{task.name}.{name}: {ref}"
+
+
+def test_a_stage_calling_a_task_operation_runs_its_module():
+    # The pseudo stage builds its data set through the Task: the walk reaches the data set code.
+    seen, todo = set(), ["dmt.data.datasets"]
+    while todo:
+        module = todo.pop()
+        if module not in seen:
+            seen.add(module)
+            todo += _imports(module)
+    assert "dmt.data.datasets" in _imports("dmt.data.datasets")
+    assert "dmt.evaluation.final" in _imports("dmt.evaluation.job")
+    assert "dmt.tasks" in seen
 
 
 def test_listed_modules_exist_and_digests_differ_by_stage():

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from dmt.errors import DMTError
-from dmt.pseudo.h5io import write_sealed
 from dmt.pseudo import apply_thresholds, class_thresholds
+from dmt.pseudo.h5io import write_sealed
 from dmt.pseudo.segmentation import ConfidenceHistogram, PseudoLabelStore, PseudoLabelWriter
 
 # Class 0: five pixels, class 1: three, class 2: two (a tie), class 3: none.

@@ -6,11 +6,12 @@ import math
 import pandas as pd
 import pytest
 
+from dmt.errors import DMTError
 from dmt.report import tables
 
 
 def seg_final(miou, a0, selected="A2", by_iteration=None):
-    return {"miou": miou, "selected": selected, "baseline_miou": a0, "baseline_selected": "A0",
+    return {"task": "segmentation", "miou": miou, "selected": selected, "baseline_miou": a0, "baseline_selected": "A0",
             "val_miou_by_iteration": by_iteration or {"A": [a0, 0.5 * (a0 + miou), miou]}}
 
 
@@ -51,14 +52,33 @@ def test_comparison_rows_columns_mean_and_std(files):
 
 
 def test_classification_scores_are_test_accuracy(files):
-    final = {"accuracy": 0.95, "baseline_accuracy": 0.90, "selected": "iter3",
+    final = {"task": "classification", "accuracy": 0.95, "baseline_accuracy": 0.90, "selected": "iter3",
              "history": [{"iteration": i, "test_accuracy": 0.9 + 0.01 * i} for i in range(4)]}
     inputs = {"baseline:x": files("x", final), "cl:x": files("y", {**final, "accuracy": 0.93}),
               "oracle:x": files("o", {"test": {"accuracy": 0.99}})}
     table, long = tables.comparison("k", inputs, {})
     assert list(table["x"]) == pytest.approx([90.0, 93.0, 99.0])
     assert list(long["iteration"]) == [0, 1, 2, 3] and long["score"].iloc[-1] == pytest.approx(93.0)
-    assert tables.score_name(inputs["oracle:x"]) == "test accuracy"
+    # the task is the one the final JSONs record (the oracle's metrics.json records none)
+    assert tables.score_name(inputs["cl:x"]) == "test accuracy"
+    assert tables.comparison_task(inputs).name == "classification"
+
+
+def test_a_final_json_without_its_task_is_refused_not_guessed(files):
+    untold = {k: v for k, v in seg_final(0.5, 0.3).items() if k != "task"}
+    with pytest.raises(DMTError, match="records no task"):
+        tables.comparison("c", {"dmt:s0": files("a", untold)}, {})
+    with pytest.raises(DMTError, match="records no task"):
+        tables.score_name(files("b", untold))
+    mixed = {"dmt:s0": files("c", seg_final(0.5, 0.3)), "cl:s1": files("d", {**seg_final(0.5, 0.3),
+                                                                            "task": "classification"})}
+    with pytest.raises(DMTError, match="one task"):
+        tables.comparison("c", mixed, {})
+    # the plan's task (compare --task) must be the one the final JSONs record
+    told = {"dmt:s0": files("e", seg_final(0.5, 0.3)), "oracle:s0": files("o", {"val": {"miou": 0.7}})}
+    assert list(tables.comparison("o", told, {}, "segmentation")[0]["s0"]) == pytest.approx([50.0, 70.0])
+    with pytest.raises(DMTError, match="one task"):
+        tables.comparison("o", told, {}, "classification")
 
 
 def test_written_as_csv_and_markdown(tmp_path, files):

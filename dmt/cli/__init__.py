@@ -58,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
 
     from dmt.data.registry import DATASETS, RAW_INPUTS
+    from dmt.tasks import TASKS
 
     p = sub.add_parser("prepare", help="prepare a data set (segmentation: PASCAL VOC layout)")
     p.add_argument("dataset", choices=sorted(DATASETS))
@@ -135,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", help="a comparison's table: methods x split seeds, mean and std (pandas)")
     p.add_argument("--name", required=True, help="the comparison's name (config `comparisons:`)")
     p.add_argument("--out-dir", required=True, help="writes NAME.csv, NAME.md and NAME_iterations.csv")
+    p.add_argument("--task", choices=sorted(TASKS),
+                   help="the comparison's task (default: the one its runs' final JSONs record)")
     p.add_argument("inputs", nargs="+", metavar="METHOD:EXP=FILE",
                    help="a run's final JSON (baseline:EXP its experiment's own run; oracle:EXP the "
                         "oracle's metrics.json), in table order")

@@ -5,25 +5,34 @@ report read it: segmentation (VOC layout) or classification, augmented for train
 from __future__ import annotations
 
 from dmt.errors import DMTError
+from dmt.tasks import task_of
 
 
 def make_dataset(name: str, root, ids, *, augment=None, pseudo=None, with_masks=True):
     """The data set ``name`` at ``root`` restricted to ``ids``; with ``augment`` (a TrainSpec),
     augmented for training as the data set's task does it."""
     from dmt.data.registry import dataset_info
+
+    info = dataset_info(name, root)
+    return task_of(info).build_dataset(name, root, ids, info, augment=augment, pseudo=pseudo,
+                                       with_masks=with_masks)
+
+
+def classification_dataset(name: str, root, ids, info, *, augment=None, pseudo=None, with_masks=True):
+    from dmt.data.classification import ClassificationDataset
+    from dmt.data.classification_transforms import (
+        AUGMENT,
+        classification_train_transform,
+    )
+
+    transform = classification_train_transform(**AUGMENT[name]) if augment else None
+    return ClassificationDataset(root, ids, transform=transform, pseudo=pseudo, with_labels=with_masks)
+
+
+def segmentation_dataset(name: str, root, ids, info, *, augment=None, pseudo=None, with_masks=True):
     from dmt.data.transforms import train_transform
     from dmt.data.voc import SegmentationDataset
 
-    info = dataset_info(name, root)
-    if info.task == "classification":
-        from dmt.data.classification import ClassificationDataset
-        from dmt.data.classification_transforms import (
-            AUGMENT,
-            classification_train_transform,
-        )
-
-        transform = classification_train_transform(**AUGMENT[name]) if augment else None
-        return ClassificationDataset(root, ids, transform=transform, pseudo=pseudo, with_labels=with_masks)
     if augment and augment.crop_size is None:
         raise DMTError("segmentation training needs crop_size in the spec's hyper-parameters")
     transform = train_transform(augment.crop_size, augment.scale_range) if augment else None

@@ -9,6 +9,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Sequence
 
+from dmt.tasks import task_of
+
 # The paper's own labeled lists and valtiny sets, as its authors published them (README inside).
 PUBLISHED = Path(__file__).resolve().parent / "published_splits"
 
@@ -146,7 +148,7 @@ def unlabeled_classes_message(data_root, labeled: Sequence[str], class_names: Se
     missing = classes_without_labels(data_root, labeled, len(class_names))
     if not missing:
         return None
-    what = "labeled image" if task == "classification" else "labeled pixel"
+    what = task_of(task).labeled_unit
     source = (f"split seed {seed} draws {len(labeled)} labeled ids" if drawn
               else f"the fixed labeled list ({len(labeled)} ids)")
     advice = ("choose another split_seed or a larger labeled set" if drawn

@@ -18,6 +18,7 @@ from typing import Callable
 
 from dmt import IGNORE_INDEX, __version__
 from dmt.errors import DMTError
+from dmt.tasks import task_of
 
 FORMAT = "dmt-final-model/1"
 
@@ -44,6 +45,17 @@ def flat_palette(colors: list[list[int]]) -> list[int]:
     from dmt.data.voc import VOC_PALETTE
 
     return [v for c in colors for v in c] + VOC_PALETTE[3 * len(colors):]
+
+
+def segmentation_fields(info, data_root, pad_to) -> dict:
+    """What predicting masks needs: the palette, the ignore index, the zero-padding of training."""
+    return {"palette": palette(info.class_colors, info.num_classes), "ignore_index": IGNORE_INDEX,
+            "pad_to": [int(v) for v in pad_to]}
+
+
+def classification_fields(info, data_root, pad_to) -> dict:
+    """What classifying needs: the image size of the prepared data."""
+    return {"image_size": _classification_image_size(data_root)}
 
 
 def _classification_image_size(data_root) -> list[int]:
@@ -83,8 +95,8 @@ def export(final_json, candidates: dict[str, str], load: Callable, *, dataset: s
     if meta.get("dataset", dataset) != dataset or meta["num_classes"] != info.num_classes:
         raise DMTError(f"{source} is a model of {meta.get('dataset')!r} with {meta['num_classes']} classes, "
                        f"not of data set {dataset} ({info.num_classes} classes)")
-    seg = info.task == "segmentation"
-    metric = "miou" if seg else "accuracy"
+    task = task_of(info)
+    metric = task.metric
     meta = {
         **meta,
         "format": FORMAT,
@@ -96,14 +108,10 @@ def export(final_json, candidates: dict[str, str], load: Callable, *, dataset: s
                    "iteration": iteration, "model": model_name, "source": str(source),
                    "source_digest": file_digest(source), "metric": metric,
                    "score": final.get(metric), "baseline_score": final.get(f"baseline_{metric}"),
-                   "scored_on": "val" if seg else "test"},
+                   "scored_on": task.scored_on},
         "exported_by": f"dmt {__version__}",
     }
-    if seg:
-        meta.update(palette=palette(info.class_colors, info.num_classes), ignore_index=IGNORE_INDEX,
-                    pad_to=[int(v) for v in pad_to])
-    else:
-        meta["image_size"] = _classification_image_size(data_root)
+    meta.update(task.export_fields(info, data_root, pad_to))
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     save_model(out, state, meta)
     return meta

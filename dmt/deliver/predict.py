@@ -7,7 +7,7 @@ zero-padded to at least the training crop and cropped back, as pseudo-labelling 
 ``{out}/overlay/{id}.jpg`` (the image blended half and half with the mask's colours).
 Classification: ``{out}/predictions.csv`` with id, class index, class name and probability, each
 image resized (bilinear) to the size the model was trained on.
-Images are batched in order of size, so that a batch pads little. Every file is written
+Masks are predicted in order of image size, so that a batch pads little. Every file is written
 atomically; ``{out}/predictions.json``, written last, summarises the run.
 
 The output folder is predict's own. Before any work it refuses an ``--out`` that holds an input
@@ -35,6 +35,7 @@ from dmt import IGNORE_INDEX
 from dmt.data.folder import IMAGE_SUFFIXES
 from dmt.errors import DMTError
 from dmt.store.atomic import atomic_path, write_json, write_text
+from dmt.tasks import task_of
 
 log = logging.getLogger(__name__)
 
@@ -140,8 +141,11 @@ class ImageFiles:
 
 def output_files(items, task: str, confidence: bool = False, overlay: bool = False) -> list[str]:
     """The files (relative to ``out``) a run on ``items`` writes, besides predictions.json."""
-    if task == "classification":
-        return ["predictions.csv"]
+    return task_of(task).prediction_files(items, confidence, overlay)
+
+
+def mask_files(items, confidence: bool, overlay: bool) -> list[str]:
+    """Segmentation: a mask per image, and its confidence map and overlay where asked for."""
     ids = [image_id for image_id, _ in items]
     return ([f"{i}.png" for i in ids] + [f"confidence/{i}.npy" for i in ids if confidence]
             + [f"overlay/{i}.jpg" for i in ids if overlay])
@@ -315,18 +319,13 @@ def run_predict(model, meta: dict, source, out, device, *, batch_size: int = 8, 
     summary (``{out}/predictions.json``), with where the model came from."""
     items = list_images(source)
     common = {"batch_size": batch_size, "amp": amp, "num_workers": num_workers}
-    if meta["task"] == "classification" and (confidence or overlay or pad_to is not None):
-        raise DMTError("--confidence, --overlay and --pad-to are for segmentation models; this one "
-                       "classifies whole images (predictions.csv holds each one's probability)")
+    task = task_of(meta["task"])
+    task.check_predict_options(confidence, overlay, pad_to)
     # Every header read before any work: an unreadable or oversized image is named now.
     sizes = {image_id: _size(path) for image_id, path in items}
     files = output_files(items, meta["task"], confidence, overlay)
     previous = claim_output(out, source, items, files)
-    if meta["task"] == "classification":
-        summary = predict_classes(model, meta, items, out, device, **common)
-    else:
-        by_size = sorted(items, key=lambda item: (sizes[item[0]], item[0]))
-        summary = predict_masks(model, meta, by_size, out, device, pad_to=pad_to, confidence=confidence,
-                                overlay=overlay, **common)
+    summary = task.predict_images(model, meta, items, sizes, out, device, pad_to=pad_to, confidence=confidence,
+                                  overlay=overlay, **common)
     summary = {"task": meta["task"], "origin": meta["origin"], "source": str(source), **summary}
     return finish_output(out, previous, files, summary)

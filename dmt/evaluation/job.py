@@ -13,14 +13,13 @@ from dmt.items import iteration_files
 from dmt.models.files import expected
 from dmt.store.atomic import prepare_outputs
 from dmt.store.integrity import file_digest
+from dmt.tasks import task_of
 
 log = logging.getLogger("dmt")
 
 
 def cmd_evaluate(args) -> None:
     from dmt.data.registry import dataset_info
-    from dmt.data.voc import read_split
-    from dmt.evaluation.metrics import evaluate_subsets
     from dmt.models.files import load_model
     from dmt.models.inference import pick_device
     from dmt.store.atomic import write_json
@@ -29,45 +28,51 @@ def cmd_evaluate(args) -> None:
     device = pick_device(args.device)
     model, _ = load_model(args.model, device, expect=expected(args.dataset, args.data))
     info = dataset_info(args.dataset, args.data)
-    if info.task == "classification":
-        from dmt.evaluation.metrics import evaluate_classification
+    result = {"model": str(args.model), "model_digest": file_digest(args.model)}
+    result.update(task_of(info).evaluate_model(args, model, info, device))
+    write_json(args.out, result)
 
-        subsets = {"test": read_named_split(args.data, info.test_split), "valtiny": read_ids(args.valtiny)}
-        ids = list(dict.fromkeys(subsets["test"] + subsets["valtiny"]))
-        result = {"model": str(args.model), "model_digest": file_digest(args.model)}
-        with blame_model(args.model):
-            result.update(evaluate_classification(model, make_dataset(args.dataset, args.data, ids), subsets,
-                                                  device, args.batch_size, amp=not args.no_amp))
-        for split in subsets:
-            log.info("%s accuracy %.4f (fine-grained %.4f) of %s", split, result[split]["accuracy"],
-                     result[split]["fine_grained_accuracy"], args.model)
-        write_json(args.out, result)
-        return
+
+def classification_scores(args, model, info, device) -> dict:
+    """Accuracy on the test set and valtiny (dmt.evaluation.metrics.evaluate_classification)."""
+    from dmt.evaluation.metrics import evaluate_classification
+
+    subsets = {"test": read_named_split(args.data, info.test_split), "valtiny": read_ids(args.valtiny)}
+    ids = list(dict.fromkeys(subsets["test"] + subsets["valtiny"]))
+    with blame_model(args.model):
+        result = evaluate_classification(model, make_dataset(args.dataset, args.data, ids), subsets,
+                                         device, args.batch_size, amp=not args.no_amp)
+    for split in subsets:
+        log.info("%s accuracy %.4f (fine-grained %.4f) of %s", split, result[split]["accuracy"],
+                 result[split]["fine_grained_accuracy"], args.model)
+    return result
+
+
+def segmentation_scores(args, model, info, device) -> dict:
+    """mIoU on val and valtiny (dmt.evaluation.metrics.evaluate_subsets)."""
+    from dmt.data.voc import read_split
+    from dmt.evaluation.metrics import evaluate_subsets
+
     subsets = {"val": read_split(args.data, args.val_split), "valtiny": read_ids(args.valtiny)}
     # valtiny is normally part of val: one pass over their union predicts each image once.
     ids = list(dict.fromkeys(subsets["val"] + subsets["valtiny"]))
-    result = {"model": str(args.model), "model_digest": file_digest(args.model)}
     with blame_model(args.model):
-        result.update(evaluate_subsets(model, make_dataset(args.dataset, args.data, ids), subsets, device,
-                                       args.batch_size, args.pad_to, class_names=info.class_names,
-                                       amp=not args.no_amp))
+        result = evaluate_subsets(model, make_dataset(args.dataset, args.data, ids), subsets, device,
+                                  args.batch_size, args.pad_to, class_names=info.class_names,
+                                  amp=not args.no_amp)
     for split in subsets:
         log.info("%s mIoU %.4f on %s", split, result[split]["miou"], args.model)
-    write_json(args.out, result)
+    return result
 
 
 def cmd_final(args) -> None:
     from dmt.data.registry import dataset_info
-    from dmt.evaluation.final import select_final, select_final_classification
     from dmt.store.atomic import write_json
 
     prepare_outputs(args.out)
     metrics = iteration_files(args.metrics, "--metrics", "0:A=results/x/iter0/A/metrics.json")
     try:
-        if dataset_info(args.dataset).task == "classification":
-            result = select_final_classification(metrics)
-        else:
-            result = select_final(metrics)
+        result = task_of(dataset_info(args.dataset)).select_final(metrics)
     except (OSError, KeyError, ValueError) as e:
         raise DMTError(f"cannot summarise {args.out}: {e}") from e
     write_json(args.out, result)

@@ -11,6 +11,7 @@ from dmt.errors import blame_model
 from dmt.models.files import expected
 from dmt.store.atomic import prepare_outputs
 from dmt.store.integrity import file_digest
+from dmt.tasks import task_of
 
 log = logging.getLogger("dmt")
 
@@ -20,7 +21,6 @@ def cmd_pseudo(args) -> None:
     from dmt.jobs import read_job
     from dmt.models.files import load_model
     from dmt.models.inference import pick_device
-    from dmt.pseudo.segmentation import generate
     from dmt.store.atomic import write_json
     from dmt.store.integrity import sidecar_fields, sidecar_path
 
@@ -36,23 +36,37 @@ def cmd_pseudo(args) -> None:
     if not job.with_truth:
         truth["note"] = "no ground truth for the unlabeled images: the accuracy of the kept labels is not measured"
 
-    def accuracy(summary):
-        return summary["kept_accuracy"] if job.with_truth else "not measured (no ground truth)"
-
-    if dataset_info(job.dataset, job.data).task == "classification":
-        from dmt.pseudo.images import generate_image_labels
-
-        with blame_model(job.teacher):
-            summary = generate_image_labels(model, dataset, args.out, job.alpha, file_digest(job.teacher),
-                                            device, job.batch_size, amp=job.amp, classwise=job.classwise)
+    def keep(summary):  # the summary beside the labels, before the log line says they are made
         write_json(summary_path, {**summary, **truth, **sidecar_fields(args.out)})
-        log.info("pseudo labels -> %s: kept %d of %d images (%s top %.0f%%), accuracy of kept %s",
-                 args.out, summary["kept"], summary["num_images"], summary["selection"],
-                 100 * job.alpha, accuracy(summary))
-        return
+
+    task_of(dataset_info(job.dataset, job.data)).write_pseudo_labels(job, model, meta, dataset, args.out, device,
+                                                                     keep)
+
+
+def _accuracy(job, summary):
+    return summary["kept_accuracy"] if job.with_truth else "not measured (no ground truth)"
+
+
+def image_labels(job, model, meta, dataset, out, device, keep) -> None:
+    """Classification: the top-alpha images (dmt.pseudo.images); ``keep`` writes their summary."""
+    from dmt.pseudo.images import generate_image_labels
+
     with blame_model(job.teacher):
-        summary = generate(model, dataset, args.out, meta["num_classes"], job.alpha,
+        summary = generate_image_labels(model, dataset, out, job.alpha, file_digest(job.teacher),
+                                        device, job.batch_size, amp=job.amp, classwise=job.classwise)
+    keep(summary)
+    log.info("pseudo labels -> %s: kept %d of %d images (%s top %.0f%%), accuracy of kept %s",
+             out, summary["kept"], summary["num_images"], summary["selection"],
+             100 * job.alpha, _accuracy(job, summary))
+
+
+def segmentation_labels(job, model, meta, dataset, out, device, keep) -> None:
+    """Segmentation: the class-wise top-alpha pixels (dmt.pseudo.segmentation); ``keep`` writes the summary."""
+    from dmt.pseudo.segmentation import generate
+
+    with blame_model(job.teacher):
+        summary = generate(model, dataset, out, meta["num_classes"], job.alpha,
                            file_digest(job.teacher), device, job.batch_size, job.pad_to, amp=job.amp)
-    write_json(summary_path, {**summary, **truth, **sidecar_fields(args.out)})
-    log.info("pseudo labels -> %s: kept %.1f%% of pixels, accuracy of kept %s", args.out,
-             100 * summary["kept_fraction"], accuracy(summary))
+    keep(summary)
+    log.info("pseudo labels -> %s: kept %.1f%% of pixels, accuracy of kept %s", out,
+             100 * summary["kept_fraction"], _accuracy(job, summary))

@@ -14,9 +14,7 @@ import numpy as np
 
 from dmt.errors import DMTError
 from dmt.report.plots import PseudoSet, RunCurve
-
-# The metric a task's runs are selected and reported on, as final JSON and metrics files name it.
-METRIC_NAME = {"segmentation": "val mIoU", "classification": "test accuracy"}
+from dmt.tasks import task_of
 
 
 def read_json(path, what: str) -> dict:
@@ -31,22 +29,16 @@ def read_json(path, what: str) -> dict:
 def run_curve(label: str, final: dict, task: str, where: str = "final JSON") -> RunCurve:
     """A run's curve from its ``final_miou.json`` (segmentation) or ``final_acc.json``."""
     try:
-        if task == "segmentation":
-            selected = final["selected"]
-            return RunCurve(label, final["val_miou_by_iteration"], (selected[0], int(selected[1:])),
-                            final["baseline_miou"], final["baseline_selected"])
-        values = [h["test_accuracy"] for h in final["history"]]
-        return RunCurve(label, {"A": values}, ("A", int(final["selected"].removeprefix("iter"))),
-                        final["baseline_accuracy"], "A0")
+        return RunCurve(label, *task_of(task).curve(final))
     except (KeyError, TypeError, ValueError) as e:
         raise DMTError(f"{where} is not a {task} final result of dmt (no {e})") from None
 
 
 def oracle_value(metrics: dict, task: str, where: str = "oracle metrics") -> float:
     try:
-        return metrics["val"]["miou"] if task == "segmentation" else metrics["test"]["accuracy"]
+        return task_of(task).oracle_score(metrics)
     except (KeyError, TypeError):
-        raise DMTError(f"{where} holds no {METRIC_NAME[task]}") from None
+        raise DMTError(f"{where} holds no {task_of(task).metric_label}") from None
 
 
 def _ratio(num, den) -> np.ndarray:

@@ -12,6 +12,7 @@ from dmt.data.lists import read_ids
 from dmt.errors import DMTError
 from dmt.items import iteration_files, named_files
 from dmt.models.files import expected
+from dmt.tasks import task_of
 
 log = logging.getLogger("dmt")
 
@@ -36,12 +37,12 @@ def _oracle(path, task: str) -> float | None:
 
 
 def cmd_plot_metric(args) -> None:
-    from dmt.report.data import METRIC_NAME
     from dmt.report.plots import plot_metric_by_iteration
 
     task = _task(args.dataset)
-    plot_metric_by_iteration(_curves(args.final, task), args.out, metric=METRIC_NAME[task],
-                             title=f"{args.name}: {METRIC_NAME[task]} per iteration", oracle=_oracle(args.oracle, task))
+    metric = task_of(task).metric_label
+    plot_metric_by_iteration(_curves(args.final, task), args.out, metric=metric,
+                             title=f"{args.name}: {metric} per iteration", oracle=_oracle(args.oracle, task))
 
 
 def _kept_truth(h5, data: str, dataset: str):
@@ -57,28 +58,34 @@ def _kept_truth(h5, data: str, dataset: str):
 
 def cmd_plot_pseudo(args) -> None:
     from dmt.data.registry import dataset_info
-    from dmt.report.data import (
-        classification_pseudo_set,
-        read_json,
-        segmentation_pseudo_set,
-    )
+    from dmt.report.data import read_json
     from dmt.report.plots import plot_pseudo_labels
 
     info = dataset_info(args.dataset)
+    task = task_of(info)
     sets = []
     for (i, t), h5 in iteration_files(args.sets, "--sets", "1:B=results/x/iter1/pseudo_B.h5").items():
         summary = read_json(h5.with_suffix(".json"), "pseudo-label summary")
-        if info.task == "segmentation":
-            sets.append(segmentation_pseudo_set(i, t, summary))
-            continue
-        if not args.data:
-            raise DMTError("plot pseudo of a classification data set needs --data (for the precision per class)")
-        _, images, labels, _ = _kept_truth(h5, args.data, args.dataset)
-        sets.append(classification_pseudo_set(i, t, summary, labels, images.labels, info.num_classes))
-    meaning = ("share of the pixels predicted as the class" if info.task == "segmentation"
-               else "share of the kept images with the label")
+        sets.append(task.pseudo_set(args, info, i, t, h5, summary))
     plot_pseudo_labels(sets, list(info.class_names), args.out, title=f"{args.name}: pseudo labels per iteration",
-                       kept_meaning=meaning)
+                       kept_meaning=task.kept_meaning)
+
+
+def segmentation_set(args, info, i: int, t: str, h5, summary):
+    """A segmentation set's figure data, from its summary alone."""
+    from dmt.report.data import segmentation_pseudo_set
+
+    return segmentation_pseudo_set(i, t, summary)
+
+
+def classification_set(args, info, i: int, t: str, h5, summary):
+    """An image set's figure data: its kept labels against the ground truth, read from --data."""
+    from dmt.report.data import classification_pseudo_set
+
+    if not args.data:
+        raise DMTError("plot pseudo of a classification data set needs --data (for the precision per class)")
+    _, images, labels, _ = _kept_truth(h5, args.data, args.dataset)
+    return classification_pseudo_set(i, t, summary, labels, images.labels, info.num_classes)
 
 
 def cmd_plot_weights(args) -> None:
@@ -95,7 +102,7 @@ def cmd_plot_weights(args) -> None:
     plot_weight_histograms(hists, args.out, title=f"{args.name}: dynamic weights per iteration")
 
 
-def _segmentation_examples(args, info) -> None:
+def segmentation_example_figure(args, info) -> None:
     import torch
 
     from dmt.data.voc import VOC_PALETTE
@@ -137,7 +144,7 @@ def _segmentation_examples(args, info) -> None:
                                title=f"{args.name}: example predictions on valtiny")
 
 
-def _classification_examples(args, info) -> None:
+def classification_example_figure(args, info) -> None:
     from dmt.report.examples import confidence_extremes, image_choices
     from dmt.report.plots import plot_classification_examples
 
@@ -158,8 +165,5 @@ def cmd_examples(args) -> None:
     info = dataset_info(args.dataset)
     if args.count < 1:
         raise DMTError(f"--count must be at least 1, got {args.count}")
-    if info.task == "segmentation":
-        _segmentation_examples(args, info)
-    else:
-        _classification_examples(args, info)
+    task_of(info).plot_examples(args, info)
     log.info("examples -> %s", args.out)

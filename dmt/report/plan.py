@@ -115,21 +115,35 @@ def example_teacher(run: Run) -> tuple[str, str, str]:
 
 def example_inputs(run: Run) -> dict[str, list[str]]:
     """The files ``python -m dmt examples`` reads for a run, besides the data."""
-    if run.task == "segmentation":
-        inputs = {"models": list(example_models(run).values()), "valtiny": [run.exp.split_file("valtiny")]}
-        if not run.method.online:
-            _, teacher, pseudo = example_teacher(run)
-            inputs.update(teacher=[teacher], pseudo=[pseudo])
-        return inputs
-    return {"sets": list(pseudo_sets(run).values())}
+    return run.strategy.example_inputs(run)
 
 
 def example_args(run: Run) -> list[str]:
     """Argv of ``python -m dmt examples`` naming those files."""
-    if run.task == "segmentation":
-        args = ["--valtiny", run.exp.split_file("valtiny"), "--models", *items(example_models(run))]
-        if not run.method.online:
-            name, teacher, pseudo = example_teacher(run)
-            args += ["--teacher", teacher, "--teacher-name", name, "--pseudo", pseudo]
-        return args + run.exp.evaluate_args()
+    return run.strategy.example_args(run)
+
+
+def segmentation_example_inputs(run: Run) -> dict[str, list[str]]:
+    """Predictions of model A on valtiny, and the teacher's pseudo labels beside its prediction."""
+    inputs = {"models": list(example_models(run).values()), "valtiny": [run.exp.split_file("valtiny")]}
+    if not run.method.online:
+        _, teacher, pseudo = example_teacher(run)
+        inputs.update(teacher=[teacher], pseudo=[pseudo])
+    return inputs
+
+
+def segmentation_example_args(run: Run) -> list[str]:
+    args = ["--valtiny", run.exp.split_file("valtiny"), "--models", *items(example_models(run))]
+    if not run.method.online:
+        name, teacher, pseudo = example_teacher(run)
+        args += ["--teacher", teacher, "--teacher-name", name, "--pseudo", pseudo]
+    return args + run.exp.evaluate_args()
+
+
+def classification_example_inputs(run: Run) -> dict[str, list[str]]:
+    """The most and least confident images of every pseudo-label set."""
+    return {"sets": list(pseudo_sets(run).values())}
+
+
+def classification_example_args(run: Run) -> list[str]:
     return ["--sets", *items(pseudo_sets(run))]

@@ -27,10 +27,10 @@ def cmd_compare(args) -> None:
     out = Path(args.out_dir)
     prepare_outputs(*(out / f"{args.name}{suffix}" for suffix in (".csv", ".md", ".html", "_iterations.csv")))
     descriptions = {**{name: m.description for name, m in METHODS.items()}, **ROWS}
-    table, long = tables.comparison(args.name, inputs, descriptions)
-    score = tables.score_name(next(iter(inputs.values())))
+    task = tables.comparison_task(inputs, args.task)
+    table, long = tables.comparison(args.name, inputs, descriptions, task.name)
     tables.write(table, out / f"{args.name}.csv",
-                 title=f"{args.name}: {score} (%) of the selected model, per split seed; every method "
+                 title=f"{args.name}: {task.metric_label} (%) of the selected model, per split seed; every method "
                        f"of a split starts from the same baselines")
     write_text(out / f"{args.name}_iterations.csv", long.to_csv(index=False))
     log.info("%s:\n%s", args.name, table.to_string(index=False))

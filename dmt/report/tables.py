@@ -20,6 +20,7 @@ import pandas as pd
 
 from dmt.errors import DMTError
 from dmt.store.atomic import write_text
+from dmt.tasks import recorded_task, task_of
 
 
 def _read(path) -> dict:
@@ -30,51 +31,33 @@ def _read(path) -> dict:
 
 
 def score_name(path) -> str:
-    """What the scores of a results file are."""
-    data = _read(path)
-    return "val mIoU" if "miou" in data or "val" in data else "test accuracy"
+    """What the scores of a run's final JSON are (its recorded task's metric)."""
+    return recorded_task(_read(path), path).metric_label
 
 
-def final_score(final: dict) -> float:
-    """The selected model's score of a run's final JSON, in percent."""
-    return 100 * (final["miou"] if "miou" in final else final["accuracy"])
+def comparison_task(inputs: dict[str, str], task: str | None = None):
+    """The task of a comparison (the plan allows one): ``task`` where given, else the one its runs'
+    final JSONs record; every final JSON must record it."""
+    recorded = {recorded_task(_read(path), path) for key, path in inputs.items() if not key.startswith("oracle:")}
+    expected = {task_of(task)} if task else recorded
+    if len(expected) != 1 or not recorded <= expected:
+        names = ", ".join(sorted(t.name for t in recorded | expected)) or "none: give --task"
+        raise DMTError(f"a comparison is of one task; its inputs are of: {names}")
+    return expected.pop()
 
 
-def own_baseline(final: dict) -> tuple[float, str]:
-    """The run's baseline as its final JSON reports it (in percent) and which model it is."""
-    if "baseline_miou" in final:
-        return 100 * final["baseline_miou"], final["baseline_selected"]
-    return 100 * final["baseline_accuracy"], "iter0"
-
-
-def baseline_score(final: dict) -> float:
-    """Iteration 0 of model A, where every method of the experiment starts, in percent."""
-    if "val_miou_by_iteration" in final:
-        return 100 * final["val_miou_by_iteration"]["A"][0]
-    return 100 * final["baseline_accuracy"]
-
-
-def oracle_score(metrics: dict) -> float:
-    return 100 * (metrics["val"]["miou"] if "val" in metrics else metrics["test"]["accuracy"])
-
-
-def iteration_scores(final: dict) -> list[tuple[str, int, float]]:
-    """(model, iteration, score in percent) of every model after every iteration of a run."""
-    if "val_miou_by_iteration" in final:
-        return [(m, i, 100 * v) for m, scores in final["val_miou_by_iteration"].items()
-                for i, v in enumerate(scores)]
-    return [("A", h["iteration"], 100 * h["test_accuracy"]) for h in final["history"]]
-
-
-def comparison(name: str, inputs: dict[str, str], descriptions: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def comparison(name: str, inputs: dict[str, str], descriptions: dict[str, str],
+               task: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``inputs``: ``"{method}:{exp}"`` -> final JSON (``baseline:{exp}`` reads the experiment's own
-    run; ``oracle:{exp}`` -> the oracle's metrics.json), methods and experiments in table order.
+    run; ``oracle:{exp}`` -> the oracle's metrics.json), methods and experiments in table order;
+    ``task``: theirs, else the one the final JSONs record (comparison_task).
 
     Returns (table, iterations): one row per method with a column per experiment (split seed),
     mean, standard deviation (over seeds, ddof 1) and the selected models; and the long form.
     """
     methods = list(dict.fromkeys(key.split(":", 1)[0] for key in inputs))
     experiments = list(dict.fromkeys(key.split(":", 1)[1] for key in inputs if not key.startswith("oracle:")))
+    kind = comparison_task(inputs, task)
     rows, long = [], []
     for method in methods:
         row = {"method": method, "description": descriptions.get(method, "")}
@@ -85,13 +68,14 @@ def comparison(name: str, inputs: dict[str, str], descriptions: dict[str, str]) 
                 continue
             data = _read(path)
             if method == "oracle":
-                row[exp] = oracle_score(data)
+                row[exp] = 100 * kind.oracle_score(data)
                 continue
-            row[exp] = baseline_score(data) if method == "baseline" else final_score(data)
+            # a comparison's baseline is model A after iteration 0, where every method starts
+            row[exp] = kind.baseline_score(data) if method == "baseline" else kind.score(data)
             if method != "baseline":
                 selected.append(data["selected"])
                 long += [{"comparison": name, "experiment": exp, "method": method, "model": model,
-                          "iteration": i, "score": score} for model, i, score in iteration_scores(data)]
+                          "iteration": i, "score": score} for model, i, score in kind.iteration_scores(data)]
         values = pd.Series([row[e] for e in experiments if e in row], dtype=float)
         row["mean"] = values.mean()
         row["std"] = values.std(ddof=1) if len(values) > 1 else float("nan")
@@ -107,11 +91,12 @@ def summary(runs: dict[str, dict]) -> pd.DataFrame:
     rows = []
     for run, r in runs.items():
         data = _read(r["final"])
-        baseline, baseline_model = own_baseline(data)
-        final = final_score(data)
-        oracle = oracle_score(_read(r["oracle"])) if r.get("oracle") else math.nan
+        task = recorded_task(data, r["final"])
+        baseline, baseline_model = task.own_baseline(data)
+        final = task.score(data)
+        oracle = 100 * task.oracle_score(_read(r["oracle"])) if r.get("oracle") else math.nan
         rows.append({"run": run, "experiment": r["experiment"], "dataset": r["dataset"],
-                     "labeled": r["labeled"], "method": r["method"], "metric": score_name(r["final"]),
+                     "labeled": r["labeled"], "method": r["method"], "metric": task.metric_label,
                      "baseline": baseline, "baseline model": baseline_model, "final": final,
                      "selected": data["selected"], "gain": final - baseline, "oracle": oracle,
                      # the share of the way from the baseline to the oracle this run went

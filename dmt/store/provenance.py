@@ -30,20 +30,23 @@ PLANNER = ("plan.py", "configuration.py")
 # editing the digits generator must not retrain VOC models.
 PREPARATION = "data/prepare"
 
+# Every stage but the weight conversion runs the task's strategy (tasks.py: which data set,
+# metric, store, selection); the stage functions it names ("module:function") lie in the packages
+# of the stages that call them (tests/test_provenance.py follows those names).
 STAGE_PACKAGES: dict[str, tuple[str, ...]] = {
     # The loop, the loss, the model and the data it reads, the pseudo-labels it reads (their
     # thresholds are applied when they are read), the spec file's schema.
-    "train": ("training", "models", "pseudo", "data", "jobs.py"),
-    "pseudo": ("pseudo", "models", "data", "jobs.py"),
+    "train": ("training", "models", "pseudo", "data", "jobs.py", "tasks.py"),
+    "pseudo": ("pseudo", "models", "data", "jobs.py", "tasks.py"),
     # Scores, and the selection on valtiny that the final JSON records.
-    "evaluate": ("evaluation", "models", "data"),
-    "tables": ("report", "methods.py"),
+    "evaluate": ("evaluation", "models", "data", "tasks.py"),
+    "tables": ("report", "methods.py", "tasks.py"),
     # The report's figures; the examples predict with the models, as evaluation does.
-    "report": ("report", "models", "pseudo", "data", "methods.py"),
+    "report": ("report", "models", "pseudo", "data", "methods.py", "tasks.py"),
     # The exported final model (its metadata: classes, palette, normalisation) and predictions.
-    "deliver": ("deliver", "models", "data"),
-    "split": ("data",),
-    "convert_coco": ("models",),
+    "deliver": ("deliver", "models", "data", "tasks.py"),
+    "split": ("data", "tasks.py"),
+    "convert_coco": ("models",),  # converts weights: the same for either task
 }
 
 

@@ -14,6 +14,7 @@ from dmt.errors import DMTError
 from dmt.models.files import expected
 from dmt.store.atomic import prepare_outputs
 from dmt.store.integrity import file_digest
+from dmt.tasks import task_of
 
 log = logging.getLogger("dmt")
 
@@ -62,9 +63,8 @@ def cmd_train(args) -> None:
 
 
 def _training_sets(job, spec, info):
-    """The labeled set and the pseudo-labeled one (offline labels, or the unlabeled images of
-    online self-training), or None."""
-    from dmt.pseudo.segmentation import PseudoLabelStore
+    """The labeled set and the unlabeled images a student trains on: its teacher's pseudo labels,
+    or (online self-training) the images alone; None for a baseline."""
     from dmt.store.integrity import verify
 
     labeled_ids = [i for path in job.labeled for i in read_ids(path)]
@@ -72,12 +72,7 @@ def _training_sets(job, spec, info):
     pseudo = None
     if job.pseudo:
         verify(job.pseudo, required=True)  # before anything parses it
-        if info.task == "classification":
-            from dmt.pseudo.images import ImagePseudoLabels
-
-            store = ImagePseudoLabels(job.pseudo, unlabeled_ids=read_ids(job.unlabeled))
-        else:
-            store = PseudoLabelStore(job.pseudo, expected_ids=read_ids(job.unlabeled))
+        store = task_of(info).pseudo_store(job.pseudo, read_ids(job.unlabeled))
         if store.num_classes != info.num_classes:
             raise DMTError(f"{job.pseudo} labels {store.num_classes} classes; {job.dataset} has "
                            f"{info.num_classes}")
@@ -107,18 +102,29 @@ def _initial_model(job, info, device, spec_path):
 
 def _validation(job, spec, info, device, args):
     """``on_epoch_end``: the valtiny score every ``--eval-every`` epochs and at the last."""
-    from dmt.evaluation.metrics import evaluate_classification, evaluate_segmentation
-
+    task = task_of(info)
     valtiny = make_dataset(job.dataset, job.data, read_ids(job.valtiny))
 
     def on_epoch_end(epoch, model):
         if epoch % args.eval_every and epoch != spec.epochs:
             return {}
-        if info.task == "classification":
-            scores = evaluate_classification(model, valtiny, {"valtiny": valtiny.ids}, device,
-                                             args.eval_batch_size, spec.amp, progress=False)["valtiny"]
-            return {"valtiny_accuracy": scores["accuracy"]}
-        return {"valtiny_miou": evaluate_segmentation(model, valtiny, device, spec.batch_size,
-                                                      spec.crop_size, amp=spec.amp)["miou"]}
+        return task.valtiny_score(model, valtiny, device, spec, args.eval_batch_size)
 
     return on_epoch_end
+
+
+# The valtiny score after an epoch, for the log and the model's history (the final selection
+# reads evaluate's metrics.json): evaluation's metrics, outside the training digest (PROGRESS_ONLY).
+def valtiny_accuracy(model, valtiny, device, spec, eval_batch_size: int) -> dict:
+    from dmt.evaluation.metrics import evaluate_classification
+
+    scores = evaluate_classification(model, valtiny, {"valtiny": valtiny.ids}, device,
+                                     eval_batch_size, spec.amp, progress=False)["valtiny"]
+    return {"valtiny_accuracy": scores["accuracy"]}
+
+
+def valtiny_miou(model, valtiny, device, spec, eval_batch_size: int) -> dict:
+    from dmt.evaluation.metrics import evaluate_segmentation
+
+    return {"valtiny_miou": evaluate_segmentation(model, valtiny, device, spec.batch_size,
+                                                  spec.crop_size, amp=spec.amp)["miou"]}

@@ -23,10 +23,11 @@ rule compare:
         CONDA_ENV
     params:
         inputs=lambda w: items(PLAN.comparison_inputs(w.comparison)),
+        task=lambda w: PLAN.comparison_task(w.comparison),
         code=code_digest("tables"),
     shell:
         "python -m dmt --log {log:q} compare --name {wildcards.comparison:q} --out-dir results/tables "
-        "{params.inputs:q}"
+        "--task {params.task:q} {params.inputs:q}"
 
 
 # Runs whose results exist when the DAG is built: a new result changes the inputs, which reruns it.
