@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= 2
 
-.PHONY: demo demo-classification report test test-slow install clean-results
+.PHONY: demo demo-classification report test test-slow lint install clean-results
 
 $(BIN)/python:
 	@py=; tried=; for p in $(or $(PYTHON),$(PYTHON_CANDIDATES)); do \
@@ -46,6 +46,12 @@ report: $(STAMP)
 TEST_MARKERS ?= not slow
 test: $(STAMP)
 	$(BIN)/python -m pytest -m "$(TEST_MARKERS)"
+
+# ruff (pyproject [tool.ruff]), Snakemake's own linter, and snakefmt's formatting of the rules.
+lint: $(STAMP)
+	$(BIN)/ruff check dmt tests benchmarks
+	$(BIN)/snakemake --lint --snakefile Snakefile
+	$(BIN)/snakefmt --check Snakefile workflow
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow

@@ -8,9 +8,9 @@ Figures (images per second):
              cross-entropy (ignore 255), zero_grad / backward / step and nothing else.
   in_memory  dmt.training.loop.train() over samples already in memory and already cropped: the loop's own
              cost (sampler, per-sample seeding, collate, loss, schedule, logging, TensorBoard).
-  pipeline   dmt.training.loop.train() (no DataLoader workers) over files on disk in VOC layout read by SegmentationDataset and
-             augmented by train_transform (scale, crop, flip), as a pipeline job does. At 64: the
-             digits demo's data (`prepare digits`), 50 labeled images for many epochs, as its
+  pipeline   dmt.training.loop.train() (no DataLoader workers) over files on disk in VOC layout read by
+             SegmentationDataset and augmented by train_transform (scale, crop, flip), as a pipeline job
+             does. At 64: the digits demo's data (`prepare digits`), 50 labeled images for many epochs, as its
              baseline; at 321: VOC-sized (500x375) JPEGs, each read once, as in a VOC epoch.
   pipeline_workers   the same with --workers DataLoader worker processes: decoding and augmentation
              beside the step, on a core of their own (the VOC experiments' config has 4 workers;
@@ -239,7 +239,8 @@ def _clock_training(clock: PhaseClock) -> dict:
     clock.wrap(torch.amp.GradScaler, "update", "optimizer")
     clock.wrap(dmt.evaluation.metrics, "evaluate_segmentation", "evaluation")
     for owner, name in ((SummaryWriter, "add_scalar"), (SummaryWriter, "add_histogram"),
-                        (dmt.training.checkpoint, "torch_save"), (dmt.training.loop, "save_model"), (tqdm, "set_postfix")):
+                        (dmt.training.checkpoint, "torch_save"), (dmt.training.loop, "save_model"),
+                        (tqdm, "set_postfix")):
         clock.wrap(owner, name, "logging, checkpoints, saving")
     total = {"train_s": 0.0}
     original = dmt.training.loop.train

@@ -52,7 +52,7 @@ def gpu_names(count: int) -> list[str]:
 
 def _try_lock(path: Path):
     """The open, exclusively locked file at ``path``, or None if another process holds it."""
-    f = open(path, "a+")
+    f = open(path, "a+")  # noqa: SIM115 - held open (and locked) for as long as the job runs
     try:
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -78,7 +78,7 @@ def _holders(paths: list[Path]) -> str:
             pids.append(p.read_text().strip() or "?")
         except OSError:
             pids.append("?")
-    return ", ".join(f"{p.stem}: pid {pid}" for p, pid in zip(paths, pids))
+    return ", ".join(f"{p.stem}: pid {pid}" for p, pid in zip(paths, pids, strict=True))
 
 
 def claim_gpu(count: int) -> int:

@@ -226,7 +226,8 @@ class Experiment:
         if weights == "coco":
             return f"coco:{COCO_WEIGHTS}"
         if weights == "imagenet":
-            return f"imagenet:{raw_input(self._config, 'imagenet_checkpoint', f'experiment {self.name} (weights: imagenet)')}"
+            where = f"experiment {self.name} (weights: imagenet)"
+            return f"imagenet:{raw_input(self._config, 'imagenet_checkpoint', where)}"
         return weights
 
     def predict_images(self) -> str:
@@ -367,7 +368,7 @@ class Experiment:
 class Run:
     """An experiment trained with one method."""
 
-    def __init__(self, name: str, exp: Experiment, method: "Method"):
+    def __init__(self, name: str, exp: Experiment, method: Method):
         self.name, self.exp, self.method = name, exp, method
         self.task, self.strategy = exp.task, exp.strategy
         self.models = exp.strategy.models(method)
@@ -586,7 +587,8 @@ class Plan:
                 continue
             for e in c.experiments:
                 exp = self.experiments[e]
-                out[f"{method}:{e}"] = self.runs[exp.name if method == "baseline" else c.run_name(exp, method)].final_path
+                run = exp.name if method == "baseline" else c.run_name(exp, method)
+                out[f"{method}:{e}"] = self.runs[run].final_path
         return out
 
     def run(self, name: str) -> Run:

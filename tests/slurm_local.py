@@ -69,7 +69,7 @@ class LocalSlurm:
         self.wrote_conf = False
 
     def _start(self, name: str, *cmd: str) -> None:
-        log = open(self.log_dir / f"{name}.log", "w")
+        log = open(self.log_dir / f"{name}.log", "w")  # noqa: SIM115 - the daemon's output for its lifetime
         self.procs.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT))
 
     def start(self, timeout: float = 60) -> None:

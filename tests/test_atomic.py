@@ -192,7 +192,7 @@ def test_forbidden_folder_is_one_line_before_any_work(tmp_path, monkeypatch):
 
 
 def test_read_only_file_system(tmp_path):
-    with _mounted_tmpfs(tmp_path / "ro", "ro", "size=64k") as ro:
+    with _mounted_tmpfs(tmp_path / "ro", "ro", "size=64k") as ro:  # noqa: SIM117 - `ro` names the match
         with pytest.raises(DMTError, match=f"read-only file system writing {ro}/a/b.txt: make {ro}/a "
                                            f"writable"):
             check_writable(ro / "a" / "b.txt")
@@ -204,9 +204,8 @@ def test_check_writable_creates_nothing(tmp_path):
 
 
 def test_an_input_read_error_inside_the_block_is_not_called_a_write_error(tmp_path):
-    with pytest.raises(PermissionError):
-        with atomic.atomic_path(tmp_path / "out.txt"):
-            raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "input.txt"))
+    with pytest.raises(PermissionError), atomic.atomic_path(tmp_path / "out.txt"):
+        raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "input.txt"))
     assert list(tmp_path.iterdir()) == []
 
 

@@ -61,7 +61,8 @@ def test_digits_algorithm_1_end_to_end(tmp_path):
     snakemake(tmp_path, "--cores", "2", "plots")
     for name in ("acc_by_iteration", "pseudo_labels", "dynamic_weights", "examples"):
         assert (exp / "plots" / f"{name}.png").stat().st_size > 10_000
-    assert (exp / "final_table.csv").read_text().splitlines()[1].startswith("cls_tiny,cls_tiny,digits_cls,30,dmt,test accuracy,")
+    row = (exp / "final_table.csv").read_text().splitlines()[1]
+    assert row.startswith("cls_tiny,cls_tiny,digits_cls,30,dmt,test accuracy,")
 
 
 def test_cifar10_experiments_plan_table_1_settings(tmp_path):

@@ -187,7 +187,8 @@ def test_files_that_are_not_models_are_one_line(capsys, tmp_path, digits):
     torch.save({"model": {}, "meta": {"model": "unet", "num_classes": 11, "dataset": "digits"}}, unknown)
     assert "not a file written by torch.save" in fails(capsys, *evaluate(digits, text, tmp_path / "m.json"))
     assert "is not a dmt model: it holds a list" in fails(capsys, *evaluate(digits, listed, tmp_path / "m.json"))
-    assert "is a model 'unet', which this dmt does not know" in fails(capsys, *pseudo(digits, unknown, tmp_path / "p.h5"))
+    unknown_model = fails(capsys, *pseudo(digits, unknown, tmp_path / "p.h5"))
+    assert "is a model 'unet', which this dmt does not know" in unknown_model
     assert not (tmp_path / "m.json").exists() and not (tmp_path / "p.h5").exists()
 
 

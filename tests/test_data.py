@@ -221,7 +221,8 @@ def test_a_drawn_labeled_set_missing_a_class_stops_the_split_naming_it_and_the_s
     (tmp_path / "two.txt").write_text("digits_train_00000\ndigits_train_00001\n")
     code, _ = _split(capsys, data, tmp_path / "f", "--labeled", "2", "--seed", "0", "--dataset", "digits",
                      "--labeled-list", tmp_path / "two.txt")
-    assert code == 0 and (tmp_path / "f" / "labeled.txt").read_text().split() == ["digits_train_00000", "digits_train_00001"]
+    labeled = (tmp_path / "f" / "labeled.txt").read_text().split()
+    assert code == 0 and labeled == ["digits_train_00000", "digits_train_00001"]
     assert any(r.levelname == "WARNING" and r.getMessage().startswith("the fixed labeled list (2 ids)")
                for r in caplog.records)
 

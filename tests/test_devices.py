@@ -45,7 +45,7 @@ def fake_gpus(monkeypatch, tmp_path):
 def hold(path: Path):
     """Lock ``path`` as another job would (flock conflicts between open files, even in-process)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    f = open(path, "a+")
+    f = open(path, "a+")  # noqa: SIM115 - held (locked) by the caller
     fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
     return f
 

@@ -109,14 +109,13 @@ def test_store_round_trip_with_thresholds_over_the_whole_set(tmp_path):
 
 def test_failed_generation_leaves_no_file(tmp_path):
     path = tmp_path / "pseudo.h5"
-    with pytest.raises(RuntimeError):
-        with PseudoLabelWriter(path, ["x", "y"], 3, 0.5, "d") as w:
-            w.add("x", *_images()["img_a"])
-            raise RuntimeError("killed")
+    with pytest.raises(RuntimeError), PseudoLabelWriter(path, ["x", "y"], 3, 0.5, "d") as w:
+        w.add("x", *_images()["img_a"])
+        raise RuntimeError("killed")
     assert list(tmp_path.iterdir()) == []
-    with pytest.raises(DMTError, match="1 ids got no pseudo labels"):
-        with PseudoLabelWriter(path, ["x", "y"], 3, 0.5, "d") as w:
-            w.add("x", *_images()["img_a"])
+    writer = PseudoLabelWriter(path, ["x", "y"], 3, 0.5, "d")
+    with pytest.raises(DMTError, match="1 ids got no pseudo labels"), writer as w:
+        w.add("x", *_images()["img_a"])
     assert list(tmp_path.iterdir()) == []
 
 
@@ -153,9 +152,8 @@ def test_ids_that_do_not_match_the_split_are_a_clear_error(tmp_path):
 def test_non_finite_teacher_output_is_rejected(tmp_path):
     labels = np.zeros((1, 2), np.uint8)
     conf = np.array([[np.nan, 0.5]], np.float16)
-    with pytest.raises(DMTError, match="non-finite"):
-        with PseudoLabelWriter(tmp_path / "p.h5", ["a"], 2, 0.5, "d") as w:
-            w.add("a", labels, conf)
+    with pytest.raises(DMTError, match="non-finite"), PseudoLabelWriter(tmp_path / "p.h5", ["a"], 2, 0.5, "d") as w:
+        w.add("a", labels, conf)
     assert not (tmp_path / "p.h5").exists()
 
 
@@ -169,7 +167,7 @@ class _Images:
         g = torch.Generator().manual_seed(0)
         self.ids = ["a", "b", "c"]
         self.items = []
-        for image_id, (h, w) in zip(self.ids, [(20, 24), (17, 30), (24, 16)]):
+        for image_id, (h, w) in zip(self.ids, [(20, 24), (17, 30), (24, 16)], strict=True):
             image = torch.randint(0, 256, (3, h, w), dtype=torch.uint8, generator=g)
             target = torch.randint(0, 3, (h, w), generator=g)
             self.items.append({"image": tv_tensors.Image(image), "target": tv_tensors.Mask(target),

@@ -194,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _log_to(path) -> "object":
+def _log_to(path) -> object:
     """Send everything this process prints (Python's and C libraries' stdout and stderr: logging,
     progress bars, warnings) to ``path``; return a handle on the original stderr (the console), where
     only the final ``error:`` line goes. A job's console line is then exactly its error."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def difference_maximized(ids: Sequence[str], alpha: float, seed: int) -> tuple[list[str], list[str]]:

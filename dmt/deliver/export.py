@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from dmt import IGNORE_INDEX, __version__
 from dmt.errors import DMTError

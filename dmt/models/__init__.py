@@ -1,6 +1,7 @@
 """Model registry. Every model takes raw RGB images (uint8 or float in 0-255, [N, 3, H, W]) and
-returns logits: [N, C, H, W] at the input resolution (segmentation) or [N, C] (classification); normalisation belongs to the model's init (ImageNet and
-Caffe-converted COCO weights expect different inputs), not to the data pipeline."""
+returns logits: [N, C, H, W] at the input resolution (segmentation) or [N, C] (classification);
+normalisation belongs to the model's init (ImageNet and Caffe-converted COCO weights expect
+different inputs), not to the data pipeline."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ and a float16 confidence are all that crosses to the host; evaluation needs only
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch

@@ -15,8 +15,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from dmt.errors import DMTError
 from dmt.store.atomic import LatchedFile, atomic_path

@@ -10,8 +10,8 @@ pass, took a threshold one rank off the exact one, and selected with `>`, in a s
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
@@ -125,7 +125,7 @@ class ImagePseudoLabels:
             if extra:
                 raise DMTError(f"{self.path} labels {len(extra)} images outside the unlabeled split "
                                f"(first: {extra[:3]})")
-        self._items = {i: (int(lab), float(c)) for i, lab, c in zip(self.ids, labels, conf)}
+        self._items = {i: (int(lab), float(c)) for i, lab, c in zip(self.ids, labels, conf, strict=True)}
 
     def __getitem__(self, image_id: str) -> tuple[int, float]:
         try:

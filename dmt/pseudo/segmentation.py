@@ -18,8 +18,8 @@ import contextlib
 import math
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
@@ -104,7 +104,7 @@ class PseudoLabelWriter:
         self.correct = ConfidenceHistogram(num_classes)
         self._written: set[str] = set()
 
-    def __enter__(self) -> "PseudoLabelWriter":
+    def __enter__(self) -> PseudoLabelWriter:
         # The HDF5 file is closed and sealed before the temp file is renamed (or removed on error).
         self._stack = contextlib.ExitStack()
         self._out = self._stack.enter_context(write_sealed(self.path, libver="latest"))
@@ -279,7 +279,7 @@ def summarize(store: PseudoLabelStore) -> dict:
         "kept_fraction": float(kept.sum() / max(total.sum(), 1)),
         # Precision of the kept labels against ground truth, where the data set has it.
         "kept_accuracy": float(correct.sum() / kept.sum()) if correct.sum() else None,
-        "kept_accuracy_per_class": [float(c / k) if k else None for c, k in zip(correct, kept)]
+        "kept_accuracy_per_class": [float(c / k) if k else None for c, k in zip(correct, kept, strict=True)]
         if correct.sum() else None,
         "teacher_digest": store.teacher_digest,
     }

@@ -34,10 +34,10 @@ def placement(plan: Plan, section: str, figure: str) -> dict:
     switch between results of the same first label, and fails to show a section holding e.g. one
     run's figure beside the experiment's table (no such pair exists)."""
     def experiment(wildcards) -> str:
-        return plan.run(wildcards.run).exp.name if "run" in wildcards.keys() else wildcards.exp
+        return plan.run(wildcards.run).exp.name if "run" in wildcards.keys() else wildcards.exp  # noqa: SIM118 - `in` tests values
 
     def labels(wildcards) -> dict:
-        method = plan.run(wildcards.run).method.name if "run" in wildcards.keys() else "every run"
+        method = plan.run(wildcards.run).method.name if "run" in wildcards.keys() else "every run"  # noqa: SIM118
         return {"figure": f"{figure} ({method})"}
 
     return {"category": experiment, "subcategory": section, "labels": labels}

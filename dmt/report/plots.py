@@ -158,7 +158,7 @@ def plot_pseudo_labels(sets: list[PseudoSet], class_names: list[str], out, *, ti
     height = sum(1.3 + 0.28 * len(sets) for _ in panels) + 0.6
     fig = new_figure(width, height)
     axes = fig.subplots(len(panels), 1, squeeze=False)[:, 0]
-    for ax, (name, rows, cmap) in zip(axes, panels):
+    for ax, (name, rows, cmap) in zip(axes, panels, strict=False):
         _heatmap(fig, ax, rows, [s.name for s in sets], cols, name, cmap)
     fig.suptitle(title, fontsize=11)
     save(fig, out)
@@ -176,7 +176,7 @@ def plot_weight_histograms(hists: dict[int, dict[str, dict]], out, *, title: str
     rows = math.ceil(len(iterations) / cols)
     fig = new_figure(2.9 * cols + 0.6, 2.6 * rows + 0.7)
     axes = fig.subplots(rows, cols, squeeze=False, sharey=True).ravel()
-    for ax, i in zip(axes, iterations):
+    for ax, i in zip(axes, iterations, strict=False):
         models = sorted(hists[i])
         width = 1 / len(models)
         for k, m in enumerate(models):
@@ -254,7 +254,7 @@ def plot_segmentation_examples(examples: list[SegmentationExample], class_names:
         for i in iterations:
             panels.append(colorize(ex.predictions[i], palette))
             present |= set(np.unique(ex.predictions[i]).tolist())
-        for c, (ax, panel) in enumerate(zip(axes[r], panels)):
+        for c, (ax, panel) in enumerate(zip(axes[r], panels, strict=False)):
             if panel.ndim == 2:  # the confidence: a heat map
                 heat = ax.imshow(panel, cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
             else:

@@ -18,8 +18,9 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from dmt.errors import DMTError
 
@@ -168,7 +169,7 @@ class LatchedFile(io.RawIOBase):
 
     def __init__(self, path: Path):
         super().__init__()
-        self.raw = open(path, "r+b", buffering=0)
+        self.raw = open(path, "r+b", buffering=0)  # noqa: SIM115 - this object owns and closes it
         self.error: OSError | None = None
 
     def readable(self) -> bool:
@@ -240,10 +241,9 @@ def write_lines(path: str | os.PathLike, lines: list[str]) -> None:
 def torch_save(obj: Any, path: str | os.PathLike) -> None:
     import torch
 
-    with atomic_path(path) as tmp:
-        with LatchedFile(tmp) as f:
-            torch.save(obj, f)
-            f.raise_error()
+    with atomic_path(path) as tmp, LatchedFile(tmp) as f:
+        torch.save(obj, f)
+        f.raise_error()
 
 
 def prepare_outputs(*paths) -> None:

@@ -13,7 +13,7 @@ stage imports is either listed or named as glue here.
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1]
@@ -93,7 +93,7 @@ def prepare_modules(dataset: str) -> tuple[str, ...]:
             "data/voc.py", "data/images.py", "data/classification.py", "data/registry.py", "data/folder.py")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _digest_files(files: tuple[str, ...]) -> str:
     h = hashlib.sha256()
     for name in sorted(set(files)):
