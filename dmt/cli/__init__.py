@@ -50,15 +50,9 @@ def _inference_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-amp", action="store_true", help="full precision on CUDA")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m dmt", description=__doc__.split("\n")[0])
-    parser.add_argument("--version", action="version", version=f"dmt {__version__}")
-    parser.add_argument("--log", metavar="FILE", help="write all output (logging, progress, warnings) "
-                        "to FILE; only a final error line also goes to the console (what the rules use)")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
-
+def _data_commands(sub) -> None:
+    """prepare, split, dms."""
     from dmt.data.registry import DATASETS, RAW_INPUTS
-    from dmt.tasks import TASKS
 
     p = sub.add_parser("prepare", help="prepare a data set (segmentation: PASCAL VOC layout)")
     p.add_argument("dataset", choices=sorted(DATASETS))
@@ -99,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-b", required=True)
     p.set_defaults(func="dmt.data.job:cmd_dms")
 
+
+def _stage_commands(sub) -> None:
+    """train, pseudo, evaluate, convert-coco."""
     p = sub.add_parser("train", help="baseline training, a DMT iteration or the oracle, from a spec file")
     _runtime_args(p)
     p.add_argument("--spec", required=True, help="train spec JSON (dmt.jobs.TrainJob), e.g. "
@@ -133,6 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.set_defaults(func="dmt.models.job:cmd_convert_coco")
 
+
+def _table_commands(sub) -> None:
+    """compare, summary, final."""
+    from dmt.tasks import TASKS
+
     p = sub.add_parser("compare", help="a comparison's table: methods x split seeds, mean and std (pandas)")
     p.add_argument("--name", required=True, help="the comparison's name (config `comparisons:`)")
     p.add_argument("--out-dir", required=True, help="writes NAME.csv, NAME.md and NAME_iterations.csv")
@@ -158,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.set_defaults(func="dmt.evaluation.job:cmd_final")
 
+
+def _deliver_commands(sub) -> None:
+    """export, predict."""
     p = sub.add_parser("export", help="write the final model selected by `final` as one self-describing file")
     p.add_argument("--final", required=True, help="the run's final_miou.json / final_acc.json")
     p.add_argument("--candidate", required=True, nargs="+", action="extend", metavar="SELECTED=FILE",
@@ -188,11 +193,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-amp", action="store_true", help="full precision on CUDA")
     p.set_defaults(func="dmt.deliver.job:cmd_predict")
 
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m dmt", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=f"dmt {__version__}")
+    parser.add_argument("--log", metavar="FILE", help="write all output (logging, progress, warnings) "
+                        "to FILE; only a final error line also goes to the console (what the rules use)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
+
+    _data_commands(sub)
+    _stage_commands(sub)
+    _table_commands(sub)
+    _deliver_commands(sub)
+
     from dmt.cli.report import add_parsers
 
     add_parsers(sub, _data_args, _runtime_args, _inference_args)
     return parser
-
 
 def _log_to(path) -> object:
     """Send everything this process prints (Python's and C libraries' stdout and stderr: logging,
