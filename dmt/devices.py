@@ -78,7 +78,7 @@ def _holders(paths: list[Path]) -> str:
             pids.append(p.read_text().strip() or "?")
         except OSError:
             pids.append("?")
-    return ", ".join(f"{p.stem}: pid {pid}" for p, pid in zip(paths, pids, strict=True))
+    return ", ".join(f"{p.stem}: pid {pid}" for p, pid in zip(paths, pids, strict=False))
 
 
 def claim_gpu(count: int) -> int:

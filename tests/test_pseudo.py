@@ -167,7 +167,7 @@ class _Images:
         g = torch.Generator().manual_seed(0)
         self.ids = ["a", "b", "c"]
         self.items = []
-        for image_id, (h, w) in zip(self.ids, [(20, 24), (17, 30), (24, 16)], strict=True):
+        for image_id, (h, w) in zip(self.ids, [(20, 24), (17, 30), (24, 16)], strict=False):
             image = torch.randint(0, 256, (3, h, w), dtype=torch.uint8, generator=g)
             target = torch.randint(0, 3, (h, w), generator=g)
             self.items.append({"image": tv_tensors.Image(image), "target": tv_tensors.Mask(target),

@@ -127,7 +127,7 @@ class ClassificationDataset(torch.utils.data.Dataset):
         shape = shapes.pop() if shapes else (0, 0, 3)
         self.images = np.zeros((len(self.ids), *shape), np.uint8)
         self.labels = np.zeros(len(self.ids), np.int64)
-        for (positions, a), (_, b) in zip(images, labels, strict=True):
+        for (positions, a), (_, b) in zip(images, labels, strict=False):
             self.images[positions] = a
             self.labels[positions] = b
 

@@ -57,7 +57,7 @@ class Classes:
 
     def to_yaml(self) -> dict:
         return {"classes": [{"name": n, **({"color": list(c)} if c else {})}
-                            for n, c in zip(self.names, self.colors, strict=True)],
+                            for n, c in zip(self.names, self.colors, strict=False)],
                 "ignore_index": IGNORE_INDEX}
 
 
@@ -314,7 +314,7 @@ def _check_labeled_classes(layout: Layout, counts) -> None:
     only 0 and 255 are the common binary form whose 255 is the object, not "not labeled": that
     case says which ``mask_values`` line maps it."""
     names = layout.classes.names
-    missing = [name for name, count in zip(names, counts, strict=True) if count == 0]
+    missing = [name for name, count in zip(names, counts, strict=False) if count == 0]
     if not missing:
         return
     where, yaml_file = layout.root / "labeled" / "masks", layout.root / CLASSES_FILE
@@ -331,7 +331,7 @@ def _check_labeled_classes(layout: Layout, counts) -> None:
 
 def _shares(names, counts) -> dict[str, float]:
     counts = counts[:len(names)]
-    return dict(zip(names, (counts / max(counts.sum(), 1)).round(4).tolist(), strict=True))
+    return dict(zip(names, (counts / max(counts.sum(), 1)).round(4).tolist(), strict=False))
 
 
 def prepare_folder(folder_root, out_root, fingerprint: str | None = None) -> dict:
@@ -366,7 +366,7 @@ def prepare_folder(folder_root, out_root, fingerprint: str | None = None) -> dic
                 pixels[name] += counts
         _check_labeled_classes(layout, pixels["labeled"])
         # A class val never shows is left out of the mIoU (dmt.evaluation.metrics): said here, not silently.
-        absent = [n for n, count in zip(names, pixels["val"], strict=True) if count == 0]
+        absent = [n for n, count in zip(names, pixels["val"], strict=False) if count == 0]
         if absent:
             log.warning("class(es) %s have no pixel in %s: the val mIoU cannot score them", absent,
                         layout.root / "val" / "masks")

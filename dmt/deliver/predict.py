@@ -285,7 +285,7 @@ def predict_masks(model, meta: dict, items, out, device, *, batch_size: int = 8,
             if overlay:
                 _save_overlay(out / "overlay" / f"{image_id}.jpg", read_image(paths[image_id]), colors[label])
     return {"images": len(items), "pad_to": pad_to, "confidence": confidence, "overlay": overlay,
-            "class_pixel_share": dict(zip(names, (pixels / max(pixels.sum(), 1)).round(6).tolist(), strict=True))}
+            "class_pixel_share": dict(zip(names, (pixels / max(pixels.sum(), 1)).round(6).tolist(), strict=False))}
 
 
 def predict_classes(model, meta: dict, items, out, device, *, batch_size: int = 256, amp: bool = True,
@@ -304,12 +304,12 @@ def predict_classes(model, meta: dict, items, out, device, *, batch_size: int = 
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(["id", "class_index", "class", "probability"])
-    for image_id, label, p in zip(ids, labels, top, strict=True):
+    for image_id, label, p in zip(ids, labels, top, strict=False):
         writer.writerow([image_id, int(label), names[label], f"{p:.6f}"])
     write_text(Path(out) / "predictions.csv", text.getvalue())
     counts = np.bincount(labels, minlength=len(names))
     return {"images": len(ids), "image_size": meta["image_size"],
-            "class_counts": dict(zip(names, counts.tolist(), strict=True))}
+            "class_counts": dict(zip(names, counts.tolist(), strict=False))}
 
 
 def run_predict(model, meta: dict, source, out, device, *, batch_size: int = 8, pad_to=None,

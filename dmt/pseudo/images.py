@@ -125,7 +125,7 @@ class ImagePseudoLabels:
             if extra:
                 raise DMTError(f"{self.path} labels {len(extra)} images outside the unlabeled split "
                                f"(first: {extra[:3]})")
-        self._items = {i: (int(lab), float(c)) for i, lab, c in zip(self.ids, labels, conf, strict=True)}
+        self._items = {i: (int(lab), float(c)) for i, lab, c in zip(self.ids, labels, conf, strict=False)}
 
     def __getitem__(self, image_id: str) -> tuple[int, float]:
         try:

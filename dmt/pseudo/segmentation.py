@@ -279,7 +279,7 @@ def summarize(store: PseudoLabelStore) -> dict:
         "kept_fraction": float(kept.sum() / max(total.sum(), 1)),
         # Precision of the kept labels against ground truth, where the data set has it.
         "kept_accuracy": float(correct.sum() / kept.sum()) if correct.sum() else None,
-        "kept_accuracy_per_class": [float(c / k) if k else None for c, k in zip(correct, kept, strict=True)]
+        "kept_accuracy_per_class": [float(c / k) if k else None for c, k in zip(correct, kept, strict=False)]
         if correct.sum() else None,
         "teacher_digest": store.teacher_digest,
     }

@@ -82,7 +82,7 @@ def prepare_cityscapes(cityscapes_root, out_root, scale: float = 0.5) -> dict:
     with prepared.building(out_root) as tmp:
         class_pixels = np.zeros(256, np.int64)
         sizes = set()
-        todo = [(split, path, i) for split in SPLITS for path, i in zip(images[split], ids[split], strict=True)]
+        todo = [(split, path, i) for split in SPLITS for path, i in zip(images[split], ids[split], strict=False)]
         for split, path, image_id in tqdm(todo, desc="prepare cityscapes", unit="image", mininterval=5):
             label_path = root / "gtFine" / split / path.parent.name / f"{image_id}{LABEL_SUFFIX}"
             if not label_path.is_file():

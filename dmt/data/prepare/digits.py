@@ -118,7 +118,7 @@ def prepare_digits(out_root, seed: int = 0, n_train: int = 1000, n_val: int = 30
         summary = {
             "params": params,
             "counts": {"train": n_train, "val": n_val},
-            "class_pixel_share": dict(zip(DIGITS_CLASSES, (pixels / pixels.sum()).round(4).tolist(), strict=True)),
+            "class_pixel_share": dict(zip(DIGITS_CLASSES, (pixels / pixels.sum()).round(4).tolist(), strict=False)),
             "source_digits": sources,
         }
         prepared.finish(tmp, summary)
