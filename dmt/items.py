@@ -9,6 +9,11 @@ from pathlib import Path
 from dmt.errors import DMTError
 
 
+def items(files: dict[str, str]) -> list[str]:
+    """``KEY=FILE`` arguments of a command, one argv item each (the rules quote every item)."""
+    return [f"{key}={path}" for key, path in files.items()]
+
+
 def named_files(items: list[str], option: str, form: str, example: str) -> list[tuple[str, Path]]:
     """``KEY=FILE`` items of an option, in order."""
     out = []

@@ -9,7 +9,7 @@ score in training, the final selection, export, prediction, the report's figures
 stage packages that run them and are named here as ``"module:function"``, as the data set
 registry names its preparation, imported only when called. So this module imports no torch,
 h5py or stage package: the plan reads it while building the DAG, and no stage's import closure
-reaches another stage's code through it (tests/test_provenance.py follows these names from every
+reaches another stage's code through it (tests/store/test_provenance.py follows these names from every
 call of an operation, as it follows imports).
 """
 
@@ -73,8 +73,8 @@ class Task:
     def example_inputs(self, run) -> dict[str, list[str]]:
         return self.op("example_inputs")(run)
 
-    def example_args(self, run) -> list[str]:
-        return self.op("example_args")(run)
+    def example_options(self, run) -> dict:
+        return self.op("example_options")(run)
 
     # -- results: a final JSON of this task, a metrics file (the oracle's)
     def score(self, final: dict) -> float:
@@ -107,7 +107,7 @@ class SegmentationTask(Task):
         "pseudo_set": "dmt.report.job:segmentation_set",
         "plot_examples": "dmt.report.job:segmentation_example_figure",
         "example_inputs": "dmt.report.plan:segmentation_example_inputs",
-        "example_args": "dmt.report.plan:segmentation_example_args",
+        "example_options": "dmt.report.plan:segmentation_example_options",
     }
 
     def pseudo_store(self, path, ids):
@@ -145,12 +145,12 @@ class SegmentationTask(Task):
                 final["baseline_selected"])
 
     # -- the plan's hooks
-    def split_args(self) -> list[str]:
-        return []
+    def split_options(self) -> dict:
+        return {}
 
-    def pad_args(self, cfg: dict) -> list[str]:
+    def pad_options(self, cfg: dict) -> dict:
         """Zero-padded to at least the training crop, as in training (evaluation, export)."""
-        return ["--pad-to", *map(str, cfg["crop_size"])]
+        return {"pad_to": cfg["crop_size"]}
 
     def augment_fields(self, cfg: dict) -> dict:
         return {"crop_size": cfg["crop_size"], "scale_range": cfg["scale_range"]}
@@ -193,7 +193,7 @@ class ClassificationTask(Task):
         "pseudo_set": "dmt.report.job:classification_set",
         "plot_examples": "dmt.report.job:classification_example_figure",
         "example_inputs": "dmt.report.plan:classification_example_inputs",
-        "example_args": "dmt.report.plan:classification_example_args",
+        "example_options": "dmt.report.plan:classification_example_options",
     }
 
     def pseudo_store(self, path, ids):
@@ -225,11 +225,11 @@ class ClassificationTask(Task):
         return {"A": values}, ("A", int(final["selected"].removeprefix("iter"))), final["baseline_accuracy"], "A0"
 
     # -- the plan's hooks
-    def split_args(self) -> list[str]:
-        return ["--valtiny-from-train"]  # the test set is never used for selection
+    def split_options(self) -> dict:
+        return {"valtiny_from_train": True}  # the test set is never used for selection
 
-    def pad_args(self, cfg: dict) -> list[str]:
-        return []  # whole images at the prepared size
+    def pad_options(self, cfg: dict) -> dict:
+        return {}  # whole images at the prepared size
 
     def augment_fields(self, cfg: dict) -> dict:
         k = cfg["classification"]

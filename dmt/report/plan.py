@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from dmt.plan import Plan, Run, items
+from dmt.plan import Plan, Run
 
 FIGURES = ("pseudo_labels", "dynamic_weights", "examples")
 # The model whose predictions the segmentation examples follow, and the iteration whose pseudo
@@ -43,8 +43,21 @@ def placement(plan: Plan, section: str, figure: str) -> dict:
     return {"category": experiment, "subcategory": section, "labels": labels}
 
 
-def oracle_flag(files: list[str]) -> list[str]:
-    return ["--oracle", files[0]] if files else []
+def metric_plot_options(run: Run, final: str, oracle: list[str]) -> dict:
+    """Options of ``python -m dmt plot metric`` for one run: its final JSON, the oracle's line where
+    its metrics exist."""
+    return {"dataset": run.exp.dataset, "final": {run.method.name: final}, "oracle": oracle[0] if oracle else None}
+
+
+def comparison_plot_options(plan: Plan, comparison: str, exp: str) -> dict:
+    """Options of ``python -m dmt plot metric`` for a comparison on one experiment: a line per method."""
+    runs = [plan.run(r) for r in plan.comparison_runs(comparison, exp)]
+    return {"dataset": plan.experiment(exp).dataset, "final": {r.method.name: r.final_path for r in runs},
+            "name": f"{comparison}, {exp}"}
+
+
+def pseudo_plot_options(run: Run) -> dict:
+    return {"dataset": run.exp.dataset, "sets": pseudo_sets(run)}
 
 
 def figure_paths(run: Run) -> list[str]:
@@ -118,9 +131,9 @@ def example_inputs(run: Run) -> dict[str, list[str]]:
     return run.strategy.example_inputs(run)
 
 
-def example_args(run: Run) -> list[str]:
-    """Argv of ``python -m dmt examples`` naming those files."""
-    return run.strategy.example_args(run)
+def example_options(run: Run) -> dict:
+    """Options of ``python -m dmt examples`` naming those files, and how the models predict."""
+    return run.strategy.example_options(run)
 
 
 def segmentation_example_inputs(run: Run) -> dict[str, list[str]]:
@@ -132,12 +145,12 @@ def segmentation_example_inputs(run: Run) -> dict[str, list[str]]:
     return inputs
 
 
-def segmentation_example_args(run: Run) -> list[str]:
-    args = ["--valtiny", run.exp.split_file("valtiny"), "--models", *items(example_models(run))]
+def segmentation_example_options(run: Run) -> dict:
+    options = {"valtiny": run.exp.split_file("valtiny"), "models": example_models(run)}
     if not run.method.online:
         name, teacher, pseudo = example_teacher(run)
-        args += ["--teacher", teacher, "--teacher-name", name, "--pseudo", pseudo]
-    return args + run.exp.evaluate_args()
+        options.update(teacher=teacher, teacher_name=name, pseudo=pseudo)
+    return {**options, **run.exp.evaluate_options()}
 
 
 def classification_example_inputs(run: Run) -> dict[str, list[str]]:
@@ -145,5 +158,5 @@ def classification_example_inputs(run: Run) -> dict[str, list[str]]:
     return {"sets": list(pseudo_sets(run).values())}
 
 
-def classification_example_args(run: Run) -> list[str]:
-    return ["--sets", *items(pseudo_sets(run))]
+def classification_example_options(run: Run) -> dict:
+    return {"sets": pseudo_sets(run), "dataset": run.exp.dataset}

@@ -6,7 +6,7 @@ every rule carries the digest of the modules its command runs as a param: a fix 
 re-evaluates without retraining, a change in the loss retrains without re-preparing the data.
 The lists below are the modules each stage's command imports and whose behaviour can change its
 output; glue that cannot (the CLI's argument parsing, atomic writes, error types) is left out so
-that editing a help text reruns nothing. ``tests/test_provenance.py`` checks that every module a
+that editing a help text reruns nothing. ``tests/store/test_provenance.py`` checks that every module a
 stage imports is either listed or named as glue here.
 """
 
@@ -25,14 +25,14 @@ GLUE_PACKAGES = ("cli", "store")
 GLUE_MODULES = ("__init__.py", "__main__.py", "devices.py", "errors.py", "items.py", "losses.py", "sampling.py")
 # The planner: it decides no result itself; what it plans is in the spec files and params that
 # Snakemake compares by content.
-PLANNER = ("plan.py", "configuration.py")
+PLANNER = ("plan", "configuration.py")
 # Each data set's preparation (data/prepare/) counts only for that data set's `prepare` digest:
 # editing the digits generator must not retrain VOC models.
 PREPARATION = "data/prepare"
 
 # Every stage but the weight conversion runs the task's strategy (tasks.py: which data set,
 # metric, store, selection); the stage functions it names ("module:function") lie in the packages
-# of the stages that call them (tests/test_provenance.py follows those names).
+# of the stages that call them (tests/store/test_provenance.py follows those names).
 STAGE_PACKAGES: dict[str, tuple[str, ...]] = {
     # The loop, the loss, the model and the data it reads, the pseudo-labels it reads (their
     # thresholds are applied when they are read), the spec file's schema.
@@ -70,6 +70,11 @@ def _sources(entry: str) -> tuple[str, ...]:
 def glue() -> tuple[str, ...]:
     """Every glue file, relative to the package root."""
     return tuple(f for package in GLUE_PACKAGES for f in _sources(package)) + GLUE_MODULES
+
+
+def planner() -> tuple[str, ...]:
+    """The planner's files (PLANNER), relative to the package root."""
+    return tuple(f for entry in PLANNER for f in _sources(entry))
 
 
 def stage_modules(stage: str) -> tuple[str, ...]:

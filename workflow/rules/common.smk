@@ -12,7 +12,7 @@ from dmt import configuration
 from dmt.data.registry import DATASETS
 from dmt.errors import DMTError
 from dmt.jobs import to_json
-from dmt.plan import COCO_WEIGHTS, Experiment, Plan, PlanError, Run, items, raw_input
+from dmt.plan import COCO_WEIGHTS, Experiment, Plan, PlanError, Run, flags, items, raw_input
 from dmt.store.provenance import code_digest
 
 
@@ -116,15 +116,26 @@ def raw_file(key, needed_by):
         _stop(e)
 
 
-def cfg(key):
-    """A value of the job's experiment config, for params."""
-    return lambda wildcards: experiment_of(wildcards).cfg[key]
-
-
 def runtime(wildcards, threads):
     """Where and how fast a job runs: argv items (the rules quote them), outside the params."""
-    return ["--device", experiment_of(wildcards).cfg["device"], "--threads", str(threads)]
+    return flags({"device": experiment_of(wildcards).cfg["device"], "threads": threads})
 
 
-def res(kind, key):
-    return lambda wildcards: experiment_of(wildcards).cfg["resources"][kind][key]
+def options(of):
+    """A params entry: the option dict ``of(wildcards)`` (from the plan) as argv items, each quoted
+    by the rule's ``{params.x:q}``; the plan spells the option names, dmt.plan.argv renders them."""
+    return lambda wildcards: flags(of(wildcards))
+
+
+def threads_of(wildcards):
+    return experiment_of(wildcards).cfg["threads"]
+
+
+def resources_of(stage):
+    """The ``resources:`` of a job of ``stage`` (config ``resources.<stage>``): memory, run time and
+    GPUs, which the SLURM profile and dmt.devices read; one helper for every rule that computes."""
+
+    def one(key):
+        return lambda wildcards: experiment_of(wildcards).cfg["resources"][stage][key]
+
+    return {key: one(key) for key in ("mem_mb", "runtime", "gpu")}

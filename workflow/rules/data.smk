@@ -8,14 +8,14 @@ rule prepare:
     log:
         "logs/prepare_{prepared}.log",
     benchmark:
-        "logs/benchmarks/prepare_{prepared}.tsv"
+        "logs/prepare_{prepared}.tsv"
     wildcard_constraints:
         prepared=f"(?:{_one_of(DATASETS)})(?:-[0-9a-f]{{16}})?",
     conda:
         CONDA_ENV
     params:
         dataset=lambda w: PLAN.prepared_dataset(w.prepared),
-        args=lambda w: PLAN.prepare_args(w.prepared),
+        args=options(lambda w: PLAN.prepare_options(w.prepared)),
         code=lambda w: code_digest(f"prepare:{PLAN.prepared_dataset(w.prepared)}"),
     shell:
         "python -m dmt --log {log:q} prepare {params.dataset:q} {params.args:q} --out {output:q}"
@@ -30,7 +30,7 @@ rule convert_coco:
     log:
         "logs/convert_coco.log",
     benchmark:
-        "logs/benchmarks/convert_coco.tsv"
+        "logs/convert_coco.tsv"
     conda:
         CONDA_ENV
     params:

@@ -16,7 +16,7 @@ rule final_model:
     conda:
         CONDA_ENV
     params:
-        args=lambda w: PLAN.run(w.run).export_args(),
+        args=options(lambda w: PLAN.run(w.run).export_options()),
         code=code_digest("deliver"),
     shell:
         "python -m dmt --log {log:q} export --final {input.final:q} --data {input.data:q} {params.args:q} --out {output.model:q}"
@@ -37,19 +37,16 @@ rule predict:
         "logs/{run}/predict.tsv"
     conda:
         CONDA_ENV
-    threads: lambda w: experiment_of(w).cfg["threads"]
+    threads: threads_of
     resources:
-        mem_mb=res("evaluate", "mem_mb"),
-        runtime=res("evaluate", "runtime"),
-        gpu=res("evaluate", "gpu"),
+        **resources_of("evaluate"),
     params:
         # The images' names, sizes and times: an image replaced in place (same name, the folder's
         # time unchanged) predicts again, as do images added, removed or renamed.
         images=lambda w: images_fingerprint(experiment_of(w).predict_images()),
+        args=options(lambda w: PLAN.run(w.run).predict_options()),
         runtime=runtime,
-        batch=cfg("inference_batch_size"),
-        amp=lambda w: [] if experiment_of(w).cfg["amp"] else ["--no-amp"],
         code=code_digest("deliver"),
     shell:
         "python -m dmt --log {log:q} predict --model {input.model:q} --images {input.images:q} "
-        "--batch-size {params.batch:q} {params.amp:q} {params.runtime:q} --out {output:q}"
+        "{params.args:q} {params.runtime:q} --out {output:q}"

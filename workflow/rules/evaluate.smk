@@ -13,18 +13,15 @@ rule evaluate:
         job=MODEL_JOB,
     conda:
         CONDA_ENV
-    threads: lambda w: experiment_of(w).cfg["threads"]
+    threads: threads_of
     resources:
-        mem_mb=res("evaluate", "mem_mb"),
-        runtime=res("evaluate", "runtime"),
-        gpu=res("evaluate", "gpu"),
+        **resources_of("evaluate"),
     params:
-        dataset=cfg("dataset"),
         runtime=runtime,
-        args=lambda w: experiment_of(w).evaluate_args(),
+        args=options(lambda w: experiment_of(w).evaluate_options()),
         code=code_digest("evaluate"),
     shell:
-        "python -m dmt --log {log:q} evaluate --dataset {params.dataset:q} --data {input.data:q} "
+        "python -m dmt --log {log:q} evaluate --data {input.data:q} "
         "--model {input.model:q} --valtiny {input.valtiny:q} {params.runtime:q} {params.args:q} --out {output.metrics:q}"
 
 
@@ -43,9 +40,7 @@ rule final:
     conda:
         CONDA_ENV
     params:
-        dataset=cfg("dataset"),
-        metrics=lambda w: items(PLAN.final_metrics(w.run, w.metric)),
+        args=options(lambda w: PLAN.run(w.run).final_options(w.metric)),
         code=code_digest("evaluate"),
     shell:
-        "python -m dmt --log {log:q} final --dataset {params.dataset:q} --metrics {params.metrics:q} "
-        "--out {output:q}"
+        "python -m dmt --log {log:q} final {params.args:q} --out {output:q}"

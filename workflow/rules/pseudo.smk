@@ -28,11 +28,9 @@ rule pseudo_label:
         "logs/{run}/iter{i}/pseudo_{t}.tsv"
     conda:
         CONDA_ENV
-    threads: lambda w: experiment_of(w).cfg["threads"]
+    threads: threads_of
     resources:
-        mem_mb=res("pseudo", "mem_mb"),
-        runtime=res("pseudo", "runtime"),
-        gpu=res("pseudo", "gpu"),
+        **resources_of("pseudo"),
     params:
         runtime=runtime,
         code=code_digest("pseudo"),

@@ -2,12 +2,13 @@
 # outputs. `snakemake --cores N plots` makes them, `snakemake --report results/report.html plots`
 # bundles them into one HTML file. They read finished results only (dmt.report.plan says which).
 from dmt.report.plan import (
-    comparison_figure,
-    example_args,
+    comparison_plot_options,
     example_inputs,
-    oracle_flag,
+    example_options,
+    metric_plot_options,
     oracle_metrics,
     placement,
+    pseudo_plot_options,
     pseudo_sets,
     report_files,
     trained_models,
@@ -41,13 +42,10 @@ rule plot_metric:
     conda:
         CONDA_ENV
     params:
-        dataset=cfg("dataset"),
-        final=lambda w, input: f"{PLAN.run(w.run).method.name}={input.final}",
-        oracle=lambda w, input: oracle_flag(input.oracle),
+        args=lambda w, input: flags(metric_plot_options(PLAN.run(w.run), input.final, input.oracle)),
         code=code_digest("report"),
     shell:
-        "python -m dmt --log {log:q} plot metric --dataset {params.dataset:q} --final {params.final:q} "
-        "{params.oracle:q} --name {wildcards.run:q} --out {output:q}"
+        "python -m dmt --log {log:q} plot metric {params.args:q} --name {wildcards.run:q} --out {output:q}"
 
 
 rule plot_pseudo:
@@ -69,12 +67,11 @@ rule plot_pseudo:
     conda:
         CONDA_ENV
     params:
-        dataset=cfg("dataset"),
-        sets=lambda w: items(pseudo_sets(PLAN.run(w.run))),
+        args=options(lambda w: pseudo_plot_options(PLAN.run(w.run))),
         code=code_digest("report"),
     shell:
-        "python -m dmt --log {log:q} plot pseudo --dataset {params.dataset:q} --data {input.data:q} "
-        "--sets {params.sets:q} --name {wildcards.run:q} --out {output:q}"
+        "python -m dmt --log {log:q} plot pseudo --data {input.data:q} {params.args:q} "
+        "--name {wildcards.run:q} --out {output:q}"
 
 
 rule plot_weights:
@@ -95,11 +92,10 @@ rule plot_weights:
     conda:
         CONDA_ENV
     params:
-        models=lambda w: items(trained_models(PLAN.run(w.run))),
+        args=options(lambda w: {"models": trained_models(PLAN.run(w.run))}),
         code=code_digest("report"),
     shell:
-        "python -m dmt --log {log:q} plot weights --models {params.models:q} "
-        "--name {wildcards.run:q} --out {output:q}"
+        "python -m dmt --log {log:q} plot weights {params.args:q} --name {wildcards.run:q} --out {output:q}"
 
 
 rule examples:
@@ -119,18 +115,15 @@ rule examples:
     priority: 2  # the longest figure job (it predicts): started first, the others beside it
     conda:
         CONDA_ENV
-    threads: lambda w: experiment_of(w).cfg["threads"]
+    threads: threads_of
     resources:
-        mem_mb=res("evaluate", "mem_mb"),
-        runtime=res("evaluate", "runtime"),
-        gpu=res("evaluate", "gpu"),
+        **resources_of("evaluate"),
     params:
-        dataset=cfg("dataset"),
-        args=lambda w: example_args(PLAN.run(w.run)),
+        args=options(lambda w: example_options(PLAN.run(w.run))),
         runtime=runtime,
         code=code_digest("report"),
     shell:
-        "python -m dmt --log {log:q} examples --dataset {params.dataset:q} --data {input.data:q} {params.args:q} "
+        "python -m dmt --log {log:q} examples --data {input.data:q} {params.args:q} "
         "{params.runtime:q} --name {wildcards.run:q} --out {output:q}"
 
 
@@ -154,11 +147,12 @@ rule final_table:
     conda:
         CONDA_ENV
     params:
-        runs=lambda w: PLAN.runs_json(PLAN.experiment_runs(w.exp)),
-        title=lambda w: f"{w.exp}: final results (%)",
+        args=options(
+            lambda w: {"runs": PLAN.runs_json(PLAN.experiment_runs(w.exp)), "title": f"{w.exp}: final results (%)"}
+        ),
         code=code_digest("tables"),
     shell:
-        "python -m dmt --log {log:q} summary --runs {params.runs:q} --title {params.title:q} --out {output.csv:q}"
+        "python -m dmt --log {log:q} summary {params.args:q} --out {output.csv:q}"
 
 
 # A comparison's score per iteration on one split seed: one line per method.
@@ -181,12 +175,7 @@ rule plot_comparison:
     conda:
         CONDA_ENV
     params:
-        dataset=cfg("dataset"),
-        finals=lambda w: [
-            f"{PLAN.run(r).method.name}={PLAN.run(r).final_path}" for r in PLAN.comparison_runs(w.comparison, w.exp)
-        ],
-        name=lambda w: f"{w.comparison}, {w.exp}",
+        args=options(lambda w: comparison_plot_options(PLAN, w.comparison, w.exp)),
         code=code_digest("report"),
     shell:
-        "python -m dmt --log {log:q} plot metric --dataset {params.dataset:q} --final {params.finals:q} "
-        "--name {params.name:q} --out {output:q}"
+        "python -m dmt --log {log:q} plot metric {params.args:q} --out {output:q}"

@@ -9,11 +9,11 @@ rule split:
     log:
         "logs/{exp}/split.log",
     benchmark:
-        "logs/{exp}/benchmarks/split.tsv"
+        "logs/{exp}/split.tsv"
     conda:
         CONDA_ENV
     params:
-        args=lambda w: experiment_of(w).split_args(),
+        args=options(lambda w: experiment_of(w).split_options()),
         code=code_digest("split"),
     shell:
         "python -m dmt --log {log:q} split --data {input.data:q} {params.args:q} --out-dir $(dirname {output.labeled:q})"
@@ -28,13 +28,12 @@ rule dms:
     log:
         "logs/{exp}/dms.log",
     benchmark:
-        "logs/{exp}/benchmarks/dms.tsv"
+        "logs/{exp}/dms.tsv"
     conda:
         CONDA_ENV
     params:
-        alpha=cfg("dms_alpha"),
-        seed=cfg("split_seed"),
+        args=options(lambda w: experiment_of(w).dms_options()),
         code=code_digest("split"),
     shell:
-        "python -m dmt --log {log:q} dms --labeled {input.labeled:q} --alpha {params.alpha:q} --seed {params.seed:q} "
+        "python -m dmt --log {log:q} dms --labeled {input.labeled:q} {params.args:q} "
         "--out-a {output.a:q} --out-b {output.b:q}"

@@ -22,12 +22,12 @@ rule compare:
     conda:
         CONDA_ENV
     params:
+        args=options(lambda w: {"task": PLAN.comparison_task(w.comparison)}),
         inputs=lambda w: items(PLAN.comparison_inputs(w.comparison)),
-        task=lambda w: PLAN.comparison_task(w.comparison),
         code=code_digest("tables"),
     shell:
         "python -m dmt --log {log:q} compare --name {wildcards.comparison:q} --out-dir results/tables "
-        "--task {params.task:q} {params.inputs:q}"
+        "{params.args:q} {params.inputs:q}"
 
 
 # Runs whose results exist when the DAG is built: a new result changes the inputs, which reruns it.
@@ -45,7 +45,7 @@ rule summary:
     conda:
         CONDA_ENV
     params:
-        runs=lambda w: PLAN.runs_json(PLAN.with_results()),
+        args=options(lambda w: {"runs": PLAN.runs_json(PLAN.with_results())}),
         code=code_digest("tables"),
     shell:
-        "python -m dmt --log {log:q} summary --runs {params.runs:q} --out {output.table:q}"
+        "python -m dmt --log {log:q} summary {params.args:q} --out {output.table:q}"

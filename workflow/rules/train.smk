@@ -34,22 +34,16 @@ rule baseline:
         job=BASELINE_JOB,
     conda:
         CONDA_ENV
-    threads: lambda w: experiment_of(w).cfg["threads"]
+    threads: threads_of
     resources:
-        mem_mb=res("train", "mem_mb"),
-        runtime=res("train", "runtime"),
-        gpu=res("train", "gpu"),
+        **resources_of("train"),
     params:
         runtime=runtime,
-        workers=cfg("num_workers"),
-        ckpt=cfg("checkpoint_every"),
-        eval_every=cfg("eval_every"),
-        tensorboard=lambda w: f"results/{w.job}/tensorboard",
+        args=options(lambda w: experiment_of(w).training_options(f"results/{w.job}")),
         code=code_digest("train"),
     shell:
-        "python -m dmt --log {log:q} train --spec {input.spec:q} {params.runtime:q} "
-        "--num-workers {params.workers:q} --checkpoint-every {params.ckpt:q} --eval-every {params.eval_every:q} "
-        "--tensorboard {params.tensorboard:q} --out {output.model:q}"
+        "python -m dmt --log {log:q} train --spec {input.spec:q} {params.runtime:q} {params.args:q} "
+        "--out {output.model:q}"
 
 
 # Iteration i >= 1 of a run: fine-tuning (segmentation) or re-training (classification).

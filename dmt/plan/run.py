@@ -1,0 +1,135 @@
+"""A run: an experiment trained with one method; its iterations, pseudo-label sets and final selection."""
+
+from __future__ import annotations
+
+from dmt.jobs import PseudoJob, TrainJob
+from dmt.methods import Method
+from dmt.plan.experiment import Experiment, finetune_seed
+from dmt.plan.inputs import PlanError
+
+
+class Run:
+    """An experiment trained with one method."""
+
+    def __init__(self, name: str, exp: Experiment, method: Method):
+        self.name, self.exp, self.method = name, exp, method
+        self.task, self.strategy = exp.task, exp.strategy
+        self.models = exp.strategy.models(method)
+        self.iterations = 1 if method.online else exp.iterations
+        self.metric = exp.strategy.final_metric
+
+    @property
+    def is_base(self) -> bool:
+        return self.name == self.exp.name
+
+    # -- paths
+    def model_path(self, i: int, m: str) -> str:
+        return self.exp.baseline_path(m) if i == 0 else f"results/{self.name}/iter{i}/{m}/model.pt"
+
+    def metrics_path(self, i: int, m: str) -> str:
+        return self.model_path(i, m).replace("/model.pt", "/metrics.json")
+
+    def pseudo_path(self, i: int, t: str) -> str:
+        return f"results/{self.name}/iter{i}/pseudo_{t}.h5"
+
+    @property
+    def final_path(self) -> str:
+        return f"results/{self.name}/final_{self.metric}.json"
+
+    @property
+    def final_model_path(self) -> str:
+        return f"results/{self.name}/final_model.pt"
+
+    @property
+    def predictions_path(self) -> str:
+        return f"results/{self.name}/predictions"
+
+    def final_candidates(self) -> dict[str, str]:
+        """The models `final` may select, by the name it gives them (``selected`` of
+        dmt.evaluation.final): the last iteration's A / B (segmentation), iterations 1..N (classification)."""
+        return self.strategy.final_candidates(self)
+
+    def export_options(self) -> dict:
+        """Options of `python -m dmt export`: the candidates and what the exported model records."""
+        e = self.exp
+        return {"dataset": e.dataset, "experiment": e.name, "run": self.name, "method": self.method.name,
+                "candidate": self.final_candidates(),
+                **self.strategy.pad_options(e.cfg)}  # predictions pad as pseudo-labelling does
+
+    def predict_options(self) -> dict:
+        """Options of `python -m dmt predict` besides its files and runtime (the exported model
+        holds the rest: classes, normalisation, padding)."""
+        return {"batch_size": self.exp.cfg["inference_batch_size"], "no_amp": not self.exp.cfg["amp"]}
+
+    def final_options(self, metric: str) -> dict:
+        """Options of `python -m dmt final` for ``results/{run}/final_{metric}.json``."""
+        self.check_final(metric)
+        return {"dataset": self.exp.dataset, "metrics": self.final_metrics()}
+
+    def teacher(self, m: str) -> str:
+        """The model whose previous iteration labels for student ``m``."""
+        return {"A": "B", "B": "A"}[m] if len(self.models) == 2 else m
+
+    def deliverables(self) -> list[str]:
+        """What the run is for (the workflow's default targets): its final summary, its exported
+        model and, where the experiment sets predict_images, the predictions."""
+        out = [self.final_path, self.final_model_path]
+        return out + [self.predictions_path] if self.exp.cfg.get("predict_images") else out
+
+    def targets(self) -> list[str]:
+        out = self.deliverables()
+        last = self.iterations
+        out += [f"results/{self.name}/iter{{1..{last}}}/{m}/model.pt" for m in self.models]
+        if not self.method.online:
+            out += [f"results/{self.name}/iter{{1..{last}}}/pseudo_{self.teacher(m)}.h5" for m in self.models]
+        if self.is_base:
+            out += [self.exp.baseline_path(m) for m in self.models]
+            if self.exp.info.unlabeled_masks:
+                out.append(f"results/{self.name}/oracle/metrics.json")
+        return out
+
+    def _no_such(self, what: str) -> PlanError:
+        return PlanError(f"{what} is not part of run {self.name} ({self.task}, method "
+                         f"{self.method.name}, models {'/'.join(self.models)}, iterations 1..{self.iterations}); "
+                         f"its targets are: {', '.join(self.targets())}")
+
+    def check(self, i: int, m: str, what: str) -> None:
+        if m not in self.models or not 0 <= i <= self.iterations or (i == 0 and not self.is_base):
+            raise self._no_such(what)
+
+    def check_final(self, metric: str) -> None:
+        if metric != self.metric:
+            raise self._no_such(f"results/{self.name}/final_{metric}.json")
+
+    # -- jobs
+    def train_job(self, i: int, m: str) -> TrainJob:
+        """Iteration ``i`` >= 1 of student ``m``: its teacher's pseudo labels of iteration ``i``."""
+        self.check(i, m, f"results/{self.name}/iter{i}/{m}/model.pt")
+        if i == 0:
+            raise self._no_such(f"results/{self.name}/iter0/{m}/model.pt")  # the experiment's baseline
+        e = self.exp
+        seed = finetune_seed(i, e.model_seed(m))
+        if self.method.online:
+            return TrainJob(dataset=e.dataset, data=e.data_root, labeled=[e.split_file("labeled")],
+                            valtiny=e.split_file("valtiny"), hyper=e.hyper("online", seed),
+                            init={"from": self.model_path(0, m)}, unlabeled=e.split_file("unlabeled"))
+        hyper = e.hyper("dmt", seed, self.method.loss_variant)
+        init = self.strategy.iteration_init(e, self, i, m, seed)
+        return TrainJob(dataset=e.dataset, data=e.data_root, labeled=[e.split_file("labeled")],
+                        valtiny=e.split_file("valtiny"), hyper=hyper, init=init,
+                        pseudo=self.pseudo_path(i, self.teacher(m)), unlabeled=e.split_file("unlabeled"))
+
+    def pseudo_job(self, i: int, t: str) -> PseudoJob:
+        """Teacher ``t`` of iteration ``i`` - 1 labels the unlabeled set at alpha_i."""
+        students = [m for m in self.models if self.teacher(m) == t]
+        if not students or not 1 <= i <= self.iterations or self.method.online:
+            raise self._no_such(self.pseudo_path(i, t))
+        e = self.exp
+        return PseudoJob(dataset=e.dataset, data=e.data_root, teacher=self.model_path(i - 1, t),
+                         unlabeled=e.split_file("unlabeled"), alpha=e.cfg["dmt"]["alphas"][i - 1],
+                         batch_size=e.cfg["inference_batch_size"], **e.strategy.pseudo_fields(e.cfg),
+                         amp=e.cfg["amp"], with_truth=e.info.unlabeled_masks)
+
+    def final_metrics(self) -> dict[str, str]:
+        """``"{i}:{m}"`` -> metrics file of every model of the run, iteration 0 included."""
+        return {f"{i}:{m}": self.metrics_path(i, m) for i in range(self.iterations + 1) for m in self.models}
