@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from fixtures import run_python
+from helpers.processes import run_python
 
 from dmt.errors import DMTError
 from dmt.pseudo.segmentation import PseudoLabelWriter

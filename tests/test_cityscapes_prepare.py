@@ -1,10 +1,10 @@
-"""Cityscapes preparation on a miniature in its real on-disk format (tests/fixtures.py)."""
+"""Cityscapes preparation on a miniature in its real on-disk format (tests/helpers/files.py)."""
 
 import shutil
 
 import numpy as np
 import pytest
-from fixtures import make_mini_cityscapes, mini_cityscapes_ids
+from helpers.files import make_mini_cityscapes, mini_cityscapes_ids
 from PIL import Image
 
 from dmt.data.prepare.cityscapes import (

@@ -8,7 +8,7 @@ import random
 import numpy as np
 import pytest
 import torch
-from fixtures import make_cifar10_pickles, write_cifar10_batch
+from helpers.files import make_cifar10_pickles, write_cifar10_batch
 from PIL import Image
 from torchvision import tv_tensors
 

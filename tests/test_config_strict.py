@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from fixtures import make_mini_folder
+from helpers.files import make_mini_folder
 from test_workflow import TINY, snakemake, write_config
 
 from dmt.configuration import MAX_EXPANDED_NODES, ConfigError, load_yaml, validate

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from fixtures import FOLDER_CLASSES, folder_mask, make_mini_folder
+from helpers.files import FOLDER_CLASSES, folder_mask, make_mini_folder
 from PIL import Image
 
 from dmt.cli import main

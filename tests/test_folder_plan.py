@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from fixtures import make_mini_folder
+from helpers.files import make_mini_folder
 
 from dmt.cli import main
 from dmt.plan import Plan, PlanError

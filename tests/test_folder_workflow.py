@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from fixtures import digits_as_folder
+from helpers.files import digits_as_folder
 from PIL import Image
 from test_workflow import planned, snakemake, write_config
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from fixtures import run_python
+from helpers.processes import run_python
 
 from dmt.data.prepare.digits import prepare_digits
 from dmt.data.voc import SegmentationDataset, read_split

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from fixtures import make_caffe_coco_checkpoint
+from helpers.files import make_caffe_coco_checkpoint
 from test_train import Toy
 from torchvision.models import resnet101
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from fixtures import make_mini_folder
+from helpers.files import make_mini_folder
 from PIL import Image
 
 from dmt.cli import main
@@ -515,7 +515,7 @@ def test_the_rule_predicts_again_when_an_image_changes_in_place(capsys, exported
     """Snakemake on a folder configuration whose final model is given: the predict rule alone."""
     import shutil
 
-    from fixtures import make_mini_folder
+    from helpers.files import make_mini_folder
     from test_workflow import planned, snakemake, write_config
 
     new = tmp_path / "new"

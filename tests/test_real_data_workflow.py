@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from fixtures import (
+from helpers.files import (
     make_caffe_coco_checkpoint,
     make_imagenet_state_dict,
     make_mini_cityscapes,

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from fixtures import make_mini_folder
+from helpers.files import make_mini_folder
 from test_workflow import snakemake, write_config
 
 REPO = Path(__file__).resolve().parents[1]

@@ -9,7 +9,7 @@ import subprocess
 import time
 
 import pytest
-from slurm_local import PARTITION, LocalSlurm, unavailable_reason
+from helpers.slurm_local import PARTITION, LocalSlurm, unavailable_reason
 from test_workflow import REPO, SNAKEMAKE, TINY, wait_for_checkpoint, write_config
 
 REASON = unavailable_reason()

@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-from fixtures import MINI_VOC_SIZES as SIZES
-from fixtures import make_mini_voc_sbd, mask_for
+from helpers.files import MINI_VOC_SIZES as SIZES
+from helpers.files import make_mini_voc_sbd, mask_for
 from scipy.io import savemat
 
 from dmt.cli import main

@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 
 CONF = Path("/etc/slurm/slurm.conf")
+# The path it names is where this file was: kept, so that a configuration left behind by an
+# earlier run (a killed test) is still recognised as ours.
 MARKER = "# written by dmt-pipeline tests/slurm_local.py"
 PARTITION = "debug"
 

@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
-
-REPO = Path(__file__).resolve().parents[1]
 
 # split -> city -> (sequence, frame) of each image; names as in the real archives.
 MINI_CITYSCAPES = {
@@ -205,16 +200,6 @@ def make_cifar10_pickles(root: Path, n_train_per_batch: int = 4, n_test: int = 6
                             "ship", "truck"]}
     (folder / "batches.meta").write_bytes(_py2_pickle(meta))
     return folder
-
-
-def run_python(script: str, *args, timeout: float = 120) -> subprocess.CompletedProcess:
-    """``script`` in a child Python that imports this checkout's dmt and the tests' modules: for
-    what could crash or hang the process that runs it (a timeout fails the test)."""
-    path = os.pathsep.join([str(REPO), str(REPO / "tests"), os.environ.get("PYTHONPATH", "")])
-    proc = subprocess.run([sys.executable, "-c", script, *map(str, args)], capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, "PYTHONPATH": path})
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return proc
 
 
 def digits_as_folder(digits_root: Path, out: Path, labeled_ids, colors: dict[str, list[int]] | None = None) -> Path:
