@@ -11,13 +11,12 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
+from helpers.files import write_pseudo
 from helpers.processes import run_python
 
 from dmt.errors import DMTError
-from dmt.pseudo.segmentation import PseudoLabelWriter
 from dmt.store import atomic
 from dmt.store.atomic import (
     check_writable,
@@ -132,20 +131,12 @@ def test_quota_is_named(tmp_path, monkeypatch):
         torch_save({"w": torch.zeros(10000)}, tmp_path / "m.pt")
 
 
-def _write_pseudo(path, n=50):
-    rng = np.random.default_rng(0)
-    ids = [f"i{k}" for k in range(n)]
-    with PseudoLabelWriter(path, ids, 11, 0.5, "sha256:x") as w:
-        for i in ids:
-            w.add(i, rng.integers(0, 11, (64, 64)), rng.random((64, 64)).astype(np.float16))
-
-
 def test_hdf5_writer_stops_at_the_first_failed_write(tmp_path, monkeypatch):
     """HDF5 would only report the failure when it frees its cache, then crash at close; the
     writer stops at the image whose write failed, with one line."""
     _fail_writes_after(monkeypatch, 100_000)
     with pytest.raises(DMTError, match=r"no space left on device writing .*p\.h5"):
-        _write_pseudo(tmp_path / "p.h5")
+        write_pseudo(tmp_path / "p.h5")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -156,10 +147,10 @@ def test_a_really_full_disk(tmp_path):
     with _mounted_tmpfs(tmp_path / "full", "size=256k") as full:
         script = (
             "import sys, torch\n"
-            "from test_atomic import _write_pseudo\n"
+            "from helpers.files import write_pseudo\n"
             "from dmt.store.atomic import torch_save\n"
             "from dmt.errors import DMTError\n"
-            "for write in (lambda: _write_pseudo(sys.argv[1] + '/p.h5', 200),\n"
+            "for write in (lambda: write_pseudo(sys.argv[1] + '/p.h5', 200),\n"
             "              lambda: torch_save({'w': torch.zeros(200000)}, sys.argv[1] + '/m.pt')):\n"
             "    try:\n"
             "        write()\n"

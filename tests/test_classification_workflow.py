@@ -9,7 +9,7 @@ import json
 import pytest
 import yaml
 from helpers.files import make_cifar10_pickles
-from test_workflow import REPO, planned, snakemake, write_config
+from helpers.workflow import REPO, planned, snakemake, write_config
 
 CLS_DAG = {"split": 1, "train_spec": 6, "baseline": 1, "finetune": 5, "pseudo_spec": 5, "pseudo_label": 5,
            "evaluate": 6, "final": 1}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_modelfile import crafted
+from helpers.models import crafted
 
 from dmt.cli import main
 from dmt.data.prepare.digits import prepare_digits

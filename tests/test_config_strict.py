@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 from helpers.files import make_mini_folder
-from test_workflow import TINY, snakemake, write_config
+from helpers.workflow import TINY, snakemake, write_config
 
 from dmt.configuration import MAX_EXPANDED_NODES, ConfigError, load_yaml, validate
 

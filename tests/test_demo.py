@@ -7,7 +7,7 @@ import time  # reported, not asserted: timings belong in benchmarks
 
 import pytest
 import yaml
-from test_workflow import REPO, SNAKEMAKE
+from helpers.workflow import REPO, SNAKEMAKE
 
 
 def run_demo(tmp_path, exp: str, target: str) -> tuple[dict, float]:

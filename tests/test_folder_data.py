@@ -21,11 +21,6 @@ from dmt.data.registry import dataset_info
 from dmt.data.voc import read_image, read_mask, read_split
 
 
-@pytest.fixture
-def folder(tmp_path):
-    return make_mini_folder(tmp_path / "mine")
-
-
 def prepare(capsys, root, out):
     code = main(["prepare", "folder", "--folder-root", str(root), "--out", str(out)])
     err = capsys.readouterr().err.strip().splitlines()

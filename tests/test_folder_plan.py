@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers.files import make_mini_folder
 
 from dmt.cli import main
 from dmt.plan import Plan, PlanError
@@ -24,11 +23,6 @@ def plan_with(root, **experiment) -> Plan:
     config["experiments"] = {"mine": {"dataset": "folder", "labeled": "all", **experiment}}
     config["comparisons"] = None
     return Plan(config)
-
-
-@pytest.fixture
-def folder(tmp_path):
-    return make_mini_folder(tmp_path / "mine")  # 3 labeled, 4 unlabeled, 2 val
 
 
 def test_the_labeled_list_is_the_folders_and_its_size_sets_the_baseline_epochs(folder):

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 from helpers.files import digits_as_folder
+from helpers.workflow import planned, snakemake, write_config
 from PIL import Image
-from test_workflow import planned, snakemake, write_config
 
 from dmt.data.prepare.digits import prepare_digits
 from dmt.data.voc import read_image

@@ -9,6 +9,7 @@ import zipfile
 import numpy as np
 import pytest
 import torch
+from helpers.models import Payload, Toy, crafted
 
 from dmt.errors import DMTError, UnsafeFile
 from dmt.models import build_model, model_meta
@@ -17,23 +18,6 @@ from dmt.store.integrity import file_digest, sidecar_path
 from dmt.store.torchfile import read_torch_file
 
 DIGITS = {**model_meta("small_deeplab", 11, "scratch"), "dataset": "digits"}
-
-
-class Payload:
-    """What a hostile model file carries: unpickling it calls exec, which writes a marker."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return exec, (f"open({self.marker!r}, 'w').close()",)
-
-
-def crafted(path, marker):
-    """A model file shaped like ours whose meta runs code when unpickled."""
-    model = build_model("small_deeplab", 11, seed=0)
-    torch.save({"model": model.state_dict(), "meta": Payload(marker)}, path)
-    return path
 
 
 def saved_model(path, meta=DIGITS, seed=0, **extras):
@@ -74,8 +58,6 @@ def test_the_payload_is_real_and_never_runs(tmp_path):
 
 
 def test_a_checkpoint_carrying_code_stops_training(tmp_path):
-    from test_train import Toy
-
     from dmt.training.loop import TrainSpec, train
 
     marker = tmp_path / "marker"
@@ -87,8 +69,6 @@ def test_a_checkpoint_carrying_code_stops_training(tmp_path):
 
 
 def test_an_unreadable_checkpoint_is_ignored(tmp_path, caplog):
-    from test_train import Toy
-
     from dmt.training.loop import TrainSpec, train
 
     ckpt = tmp_path / "m.pt.ckpt"

@@ -3,7 +3,7 @@
 import pytest
 import torch
 from helpers.files import make_caffe_coco_checkpoint
-from test_train import Toy
+from helpers.models import Toy
 from torchvision.models import resnet101
 
 from dmt.cli import main

@@ -516,7 +516,7 @@ def test_the_rule_predicts_again_when_an_image_changes_in_place(capsys, exported
     import shutil
 
     from helpers.files import make_mini_folder
-    from test_workflow import planned, snakemake, write_config
+    from helpers.workflow import planned, snakemake, write_config
 
     new = tmp_path / "new"
     new.mkdir()

@@ -17,7 +17,7 @@ from helpers.files import (
     make_mini_cityscapes,
     make_mini_voc_sbd,
 )
-from test_workflow import REPO, planned, snakemake, write_config
+from helpers.workflow import REPO, planned, snakemake, write_config
 
 FULL_DAG = {"split": 1, "train_spec": 12, "baseline": 2, "pseudo_spec": 10, "pseudo_label": 10, "finetune": 10,
             "evaluate": 12, "final": 1}

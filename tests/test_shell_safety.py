@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 from helpers.files import make_mini_folder
-from test_workflow import snakemake, write_config
+from helpers.workflow import snakemake, write_config
 
 REPO = Path(__file__).resolve().parents[1]
 # $(...), backticks, both quotes and ; — each would create a PWNED_* file in the job's folder.
@@ -159,7 +159,7 @@ def test_strings_that_name_a_choice_are_refused_by_the_schema(key, value):
 
 
 def test_the_reported_device_payload_runs_nothing(tmp_path):
-    from test_workflow import TINY
+    from helpers.workflow import TINY
 
     config = json.loads(json.dumps(TINY))
     config["experiments"]["tiny"]["device"] = "$(touch PWNED_device)cpu"

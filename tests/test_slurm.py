@@ -10,7 +10,7 @@ import time
 
 import pytest
 from helpers.slurm_local import PARTITION, LocalSlurm, unavailable_reason
-from test_workflow import REPO, SNAKEMAKE, TINY, wait_for_checkpoint, write_config
+from helpers.workflow import REPO, SNAKEMAKE, TINY, wait_for_checkpoint, write_config
 
 REASON = unavailable_reason()
 # slow: a cluster started on this machine runs the tiny DAG through sbatch (~5 min)

@@ -287,3 +287,15 @@ def make_mini_folder(root: Path, counts=(("labeled", 3), ("unlabeled", 4), ("val
     classes = ["background", {"name": "cat", "color": [200, 100, 0]}, "dog"]
     (root / "classes.yaml").write_text(yaml.safe_dump({"classes": classes, "ignore_index": 255}))
     return root
+
+
+def write_pseudo(path, n=50):
+    """A segmentation pseudo-label file of ``n`` 64x64 images (random labels and confidences),
+    written by the pipeline's own writer."""
+    from dmt.pseudo.segmentation import PseudoLabelWriter
+
+    rng = np.random.default_rng(0)
+    ids = [f"i{k}" for k in range(n)]
+    with PseudoLabelWriter(path, ids, 11, 0.5, "sha256:x") as w:
+        for i in ids:
+            w.add(i, rng.integers(0, 11, (64, 64)), rng.random((64, 64)).astype(np.float16))
