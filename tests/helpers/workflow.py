@@ -20,32 +20,34 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snake
 # Seconds a Snakemake run of a test may take; raise it on a machine shared with other work.
 TIMEOUT = int(os.environ.get("DMT_TEST_TIMEOUT", "600"))
 
-TINY = {
-    "digits": {"seed": 0, "n_train": 60, "n_val": 20},
-    "experiments": {
-        "tiny": {
-            "dataset": "digits",
-            "labeled": "1/5",  # 12 of 60: the smallest draw with every digit labeled at split seeds 0-2
-            "valtiny": 4,
-            "crop_size": [32, 32],
-            "checkpoint_every": 2,
-            "baseline": {"oracle_epochs": 1, "lr": 0.01, "batch_size": 4},
-            "dmt": {"alphas": [0.5, 1.0], "gamma1": 3, "gamma2": 3, "epochs": 1, "lr": 0.005,
-                    "batch_size": 4, "pseudo_per_batch": 3},
-            "inference_batch_size": 16,
-        }
-    },
-}
+# The tiny digits run, committed as a runnable configuration (the Snakemake workflow catalog's
+# .test/ convention: `snakemake --directory .test ...`). The tests take its `digits` and
+# `experiments` and write them over the repository's configuration (write_config).
+TEST_CONFIG = REPO / ".test" / "config" / "config.yaml"
+TINY = {key: value for key, value in yaml.safe_load(TEST_CONFIG.read_text()).items()
+        if key in ("digits", "experiments")}
 
 
-def write_config(workdir: Path, config: dict) -> None:
+def over_repository_config(config: dict) -> dict:
+    """config/config.yaml with ``config``'s top-level keys in place of its own, and without its
+    comparisons where they name experiments that ``config`` lacks."""
     base = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     base.update(copy.deepcopy(config))
     named = {e for c in (base.get("comparisons") or {}).values() for e in c["experiments"]}
     if not named <= set(base["experiments"]):
         base["comparisons"] = None  # the repository's name experiments this configuration lacks
+    return base
+
+
+def write_config(workdir: Path, config: dict) -> None:
     (workdir / "config").mkdir(exist_ok=True)
-    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(base))
+    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(over_repository_config(config)))
+
+
+# .test/ must run what the tests run: the rest of its file is config/config.yaml's.
+if yaml.safe_dump(yaml.safe_load(TEST_CONFIG.read_text())) != yaml.safe_dump(over_repository_config(TINY)):
+    raise RuntimeError(f"{TEST_CONFIG} differs from config/config.yaml in more than `digits` and `experiments` "
+                       f"(and `comparisons: null`): copy config/config.yaml's other keys into it")
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
