@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import REPO
 from helpers.files import make_mini_folder
 from PIL import Image
 
@@ -265,7 +266,7 @@ def test_the_plan_exports_what_final_can_select():
     from dmt.cli import build_parser
     from dmt.plan import Plan, PlanError
 
-    plan = Plan(yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "config.yaml").read_text()))
+    plan = Plan(yaml.safe_load((REPO / "config" / "config.yaml").read_text()))
     seg = plan.run("digits_1_20")
     assert seg.final_candidates() == {"A5": "results/digits_1_20/iter5/A/model.pt",
                                       "B5": "results/digits_1_20/iter5/B/model.pt"}

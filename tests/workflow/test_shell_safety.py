@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import REPO
 from helpers.files import make_mini_folder
 from helpers.workflow import snakemake, write_config
 
-REPO = Path(__file__).resolve().parents[1]
 # $(...), backticks, both quotes and ; — each would create a PWNED_* file in the job's folder.
 PAYLOAD = "p$(touch PWNED_dollar)`touch PWNED_tick`'q\"d;touch PWNED_semi;x"
 STUB = """#!/bin/sh

@@ -152,7 +152,7 @@ def test_each_method_plans_its_own_dag(tmp_path):
 @pytest.mark.slow  # runs every method of the tiny comparison (~1 min)
 def test_a_comparison_reuses_the_baselines_and_tabulates_every_method(done):
     # Run end to end: online, one model labelling itself, two models (dmt, already run) and the
-    # oracle; dst / dmt_naive / dmt_flip differ from these in their loss alone (tests/test_losses.py).
+    # oracle; dst / dmt_naive / dmt_flip differ from these in their loss alone (tests/training/test_losses.py).
     methods = ["baseline", "online", "cbst", "dmt", "oracle"]
     write_config(done, with_comparison(TINY))
     try:

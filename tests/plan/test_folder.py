@@ -5,15 +5,14 @@ the unlabeled images (the oracle, the accuracy of pseudo labels) is left out."""
 import copy
 import math
 import shutil
-from pathlib import Path
 
 import pytest
 import yaml
+from helpers import REPO
 
 from dmt.cli import main
 from dmt.plan import Plan, PlanError
 
-REPO = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 
 

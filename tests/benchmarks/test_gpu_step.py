@@ -6,11 +6,11 @@ import math
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from helpers import REPO
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_step.py"
+SCRIPT = REPO / "benchmarks" / "gpu_step.py"
 
 FIGURES = {
     "train_ours_dmt_images_per_s", "train_ours_baseline_images_per_s", "train_bare_images_per_s",

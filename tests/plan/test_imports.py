@@ -8,7 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1] / "dmt"
+from helpers import REPO
+
+PACKAGE = REPO / "dmt"
 
 
 def _module(path: Path) -> str:

@@ -3,14 +3,13 @@ starts from, and the checks that stop a configuration before any job."""
 
 import copy
 from fractions import Fraction
-from pathlib import Path
 
 import pytest
 import yaml
+from helpers import REPO
 
 from dmt.plan import METHODS, Plan, PlanError, baseline_epochs, finetune_seed
 
-REPO = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 
 

@@ -1,9 +1,10 @@
-"""The report's data, figures and table on hand-made inputs (the workflow's report: test_workflow.py)."""
+"""The report's data, figures and table on hand-made inputs (the workflow's report: tests/workflow/test_workflow.py)."""
 
 import json
 
 import numpy as np
 import pytest
+from helpers import REPO
 from PIL import Image
 
 from dmt.cli import main
@@ -192,7 +193,7 @@ def test_report_plan_names_each_figures_inputs(tmp_path, monkeypatch):
         trained_models,
     )
 
-    config = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "config.yaml").read_text())
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     plan = Plan(copy.deepcopy(config))
     seg, cls = plan.run("digits_1_20"), plan.run("digits_cls_100")
     assert figure_paths(seg) == [f"results/digits_1_20/plots/{n}.png" for n in

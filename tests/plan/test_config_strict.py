@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import REPO
 from helpers.files import make_mini_folder
 from helpers.workflow import TINY, snakemake, write_config
 
 from dmt.configuration import MAX_EXPANDED_NODES, ConfigError, load_yaml, validate
 
-REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 
 
