@@ -37,7 +37,7 @@ def main(argv=None) -> int:
         if not path.is_file():
             parser.error(f"{path} does not exist")
     sys.path.insert(0, str(REPO / "tests"))  # the converter is shared with the tests
-    from fixtures import digits_as_folder
+    from helpers.files import digits_as_folder
 
     labeled = args.labeled.read_text().split()
     root = digits_as_folder(args.digits, args.out, labeled)

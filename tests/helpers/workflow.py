@@ -1,0 +1,80 @@
+"""The real Snakemake DAG in a scratch working directory: the tiny digits configuration, a
+configuration written over the repository's, Snakemake run as a child process, a dry run's job
+counts."""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from helpers import REPO
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
+# Seconds a Snakemake run of a test may take; raise it on a machine shared with other work.
+TIMEOUT = int(os.environ.get("DMT_TEST_TIMEOUT", "600"))
+
+# The tiny digits run, committed as a runnable configuration (the Snakemake workflow catalog's
+# .test/ convention: `snakemake --directory .test ...`). The tests take its `digits` and
+# `experiments` and write them over the repository's configuration (write_config).
+TEST_CONFIG = REPO / ".test" / "config" / "config.yaml"
+TINY = {key: value for key, value in yaml.safe_load(TEST_CONFIG.read_text()).items()
+        if key in ("digits", "experiments")}
+
+
+def over_repository_config(config: dict) -> dict:
+    """config/config.yaml with ``config``'s top-level keys in place of its own, and without its
+    comparisons where they name experiments that ``config`` lacks."""
+    base = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    base.update(copy.deepcopy(config))
+    named = {e for c in (base.get("comparisons") or {}).values() for e in c["experiments"]}
+    if not named <= set(base["experiments"]):
+        base["comparisons"] = None  # the repository's name experiments this configuration lacks
+    return base
+
+
+def write_config(workdir: Path, config: dict) -> None:
+    (workdir / "config").mkdir(exist_ok=True)
+    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(over_repository_config(config)))
+
+
+# .test/ must run what the tests run: the rest of its file is config/config.yaml's.
+if yaml.safe_dump(yaml.safe_load(TEST_CONFIG.read_text())) != yaml.safe_dump(over_repository_config(TINY)):
+    raise RuntimeError(f"{TEST_CONFIG} differs from config/config.yaml in more than `digits` and `experiments` "
+                       f"(and `comparisons: null`): copy config/config.yaml's other keys into it")
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([*SNAKEMAKE, "--directory", str(workdir), *args], capture_output=True,
+                          text=True, timeout=TIMEOUT)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def planned(workdir: Path, *args: str) -> dict[str, int]:
+    """Rule -> job count of a dry run (the 'Job stats' table)."""
+    return job_stats(snakemake(workdir, "-n", *args).stdout)
+
+
+def job_stats(out: str) -> dict[str, int]:
+    counts = {}
+    for line in out.split("Job stats:")[-1].splitlines():
+        m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+        if m and m.group(1) != "total":
+            counts[m.group(1)] = int(m.group(2))
+    return counts
+
+
+def wait_for_checkpoint(ckpt: Path, proc: subprocess.Popen, timeout: float) -> None:
+    """Block until a training job has written its first checkpoint (while ``proc`` runs)."""
+    deadline = time.time() + timeout
+    while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    assert ckpt.exists(), "training never reached its first checkpoint"

@@ -1,0 +1,85 @@
+"""The tiny DAG through `--profile profiles/slurm` on a real single-node SLURM started here."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import subprocess
+import time
+
+import pytest
+from helpers.slurm_local import PARTITION, LocalSlurm, unavailable_reason
+from helpers.workflow import REPO, SNAKEMAKE, TINY, wait_for_checkpoint, write_config
+
+REASON = unavailable_reason()
+# slow: a cluster started on this machine runs the tiny DAG through sbatch (~5 min)
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(REASON is not None, reason=REASON or "")]
+
+GPU_RULES = ("baseline", "finetune", "oracle", "pseudo_label", "evaluate")
+# The test cluster has no GPU, no accounting and one partition: override what the profile asks.
+SLURM = [
+    "--profile", str(REPO / "profiles" / "slurm"),
+    "--set-resources", *[f"{rule}:gpu=0" for rule in GPU_RULES],
+    "--default-resources", f"slurm_partition={PARTITION}",
+    "--slurm-no-account",
+    "--slurm-status-command", "squeue",
+    "--slurm-init-seconds-before-status-checks", "1",
+    "--seconds-between-status-checks", "2",
+    "--latency-wait", "5",
+    "--jobs", "2",
+]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    slurm = LocalSlurm(tmp_path_factory.mktemp("slurm-daemons"))
+    slurm.start()
+    yield slurm
+    slurm.stop()
+
+
+def run(workdir, *args, timeout=900):
+    proc = subprocess.run([*SNAKEMAKE, "--directory", str(workdir), *args], capture_output=True,
+                          text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-5000:]
+    return proc.stdout + proc.stderr
+
+
+def test_tiny_dag_through_slurm_and_scancel_resume(cluster, tmp_path, capsys):
+    write_config(tmp_path, TINY)
+    start = time.time()
+    out = run(tmp_path, *SLURM, "results/tiny/final_miou.json")
+    slurm_seconds = time.time() - start
+    submitted = set(re.findall(r"SLURM jobid (\d+)", out))
+    assert len(submitted) >= 15  # 2 baselines, 4 pseudo, 4 fine-tunes, 6 evaluations
+    final = json.loads((tmp_path / "results" / "tiny" / "final_miou.json").read_text())
+    assert final["selected"] in ("A2", "B2")
+    for i in range(3):
+        for m in "AB":
+            assert (tmp_path / "results" / "tiny" / f"iter{i}" / m / "metrics.json").is_file()
+    with capsys.disabled():
+        print(f"\n[slurm] tiny DAG through SLURM: {slurm_seconds:.0f} s wall, {len(submitted)} SLURM "
+              f"jobs, status from squeue (no sacct)")
+
+    # A long fine-tune, cancelled by SLURM after its first checkpoint: Snakemake retries it
+    # (profile: retries) and the retry resumes from the checkpoint instead of starting over.
+    slow = copy.deepcopy(TINY)
+    slow["experiments"]["tiny"]["dmt"]["epochs"] = 40
+    write_config(tmp_path, slow)
+    model = tmp_path / "results" / "tiny" / "iter1" / "B" / "model.pt"
+    ckpt = model.with_name("model.pt.ckpt")
+    proc = subprocess.Popen([*SNAKEMAKE, "--directory", str(tmp_path), *SLURM,
+                             "results/tiny/iter1/B/model.pt"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    wait_for_checkpoint(ckpt, proc, 300)
+    time.sleep(1)
+    jobs = subprocess.run(["squeue", "-h", "-o", "%i %j"], capture_output=True, text=True).stdout
+    job_ids = [line.split()[0] for line in jobs.splitlines() if line.strip()]
+    assert job_ids, "no job in squeue while training"
+    subprocess.run(["scancel", *job_ids], check=True)
+    out, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, out[-5000:]
+    assert model.is_file() and not ckpt.exists()
+    log = (tmp_path / "logs" / "tiny" / "iter1" / "B" / "train.log").read_text()
+    assert "resuming from" in log, out[-3000:]
