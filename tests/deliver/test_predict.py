@@ -264,21 +264,21 @@ def test_the_plan_exports_what_final_can_select():
     import yaml
 
     from dmt.cli import build_parser
-    from dmt.plan import Plan, PlanError
+    from dmt.plan import Plan, PlanError, flags
 
     plan = Plan(yaml.safe_load((REPO / "config" / "config.yaml").read_text()))
     seg = plan.run("digits_1_20")
     assert seg.final_candidates() == {"A5": "results/digits_1_20/iter5/A/model.pt",
                                       "B5": "results/digits_1_20/iter5/B/model.pt"}
-    assert "--pad-to 64 64" in " ".join(seg.export_args())
-    assert "--candidate A5=results/digits_1_20/iter5/A/model.pt" in " ".join(seg.export_args())
+    assert "--pad-to 64 64" in " ".join(flags(seg.export_options()))
+    assert "--candidate A5=results/digits_1_20/iter5/A/model.pt" in " ".join(flags(seg.export_options()))
     cls = plan.run("digits_cls_100")
     assert list(cls.final_candidates()) == [f"iter{i}" for i in range(1, 6)]
     assert cls.final_candidates()["iter3"] == "results/digits_cls_100/iter3/A/model.pt"
-    assert "--pad-to" not in " ".join(cls.export_args())
+    assert "--pad-to" not in " ".join(flags(cls.export_options()))
     assert seg.deliverables() == ["results/digits_1_20/final_miou.json", "results/digits_1_20/final_model.pt"]
     # The rule's flags reach the command whole: every candidate, not the last one.
-    args = build_parser().parse_args(["export", *cls.export_args(), "--final", "f", "--data", "d",
+    args = build_parser().parse_args(["export", *flags(cls.export_options()), "--final", "f", "--data", "d",
                                       "--out", "o"])
     assert args.candidate == [f"iter{i}=results/digits_cls_100/iter{i}/A/model.pt" for i in range(1, 6)]
     with pytest.raises(PlanError, match="has no predict_images"):

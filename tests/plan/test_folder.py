@@ -11,7 +11,7 @@ import yaml
 from helpers import REPO
 
 from dmt.cli import main
-from dmt.plan import Plan, PlanError
+from dmt.plan import Plan, PlanError, flags
 
 CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 
@@ -29,7 +29,7 @@ def test_the_labeled_list_is_the_folders_and_its_size_sets_the_baseline_epochs(f
     assert exp.train_size == 7 and exp.fixed_labeled_count() == 3
     # Appendix B: sqrt(1 / ratio) x the oracle's epochs, with ratio = 3 labeled of 7.
     assert exp.baseline_epochs() == round(math.sqrt(7 / 3) * CONFIG["defaults"]["baseline"]["oracle_epochs"])
-    args = " ".join(exp.split_args())
+    args = " ".join(flags(exp.split_options()))
     assert "--labeled all" in args and "--labeled-list data:labeled" in args
 
 
@@ -88,14 +88,15 @@ def test_editing_the_folder_changes_what_prepare_is_given(capsys, folder, tmp_pa
     plan = plan_with(folder)
     prepared = plan.experiment("mine").data_root  # addressed by the fingerprint
     assert prepared == f"resources/data/folder-{before.removeprefix('sha256:')}"
-    args = plan.prepare_args(prepared.removeprefix("resources/data/"))
+    args = flags(plan.prepare_options(prepared.removeprefix("resources/data/")))
     assert args == ["--folder-root", str(folder), "--fingerprint", before]  # the rule's params
     with pytest.raises(PlanError, match="prepared from other files"):
-        plan.prepare_args("folder-0123456789abcdef")
+        plan.prepare_options("folder-0123456789abcdef")
     shutil.copy(folder / "unlabeled/images/unlabeled_1.png", folder / "unlabeled/images/new.png")
     assert plan_with(folder).raw_fingerprint("folder") != before
     # Other data sets' params do not change (their existing results stay valid).
-    assert Plan(copy.deepcopy(CONFIG)).prepare_args("digits") == ["--seed", "0", "--n-train", "1000", "--n-val", "300"]
+    assert flags(Plan(copy.deepcopy(CONFIG)).prepare_options("digits")) == [
+        "--seed", "0", "--n-train", "1000", "--n-val", "300"]
     # A folder edited between planning and preparing is not prepared as planned.
     code = main(["prepare", "folder", "--folder-root", str(folder), "--fingerprint", before,
                  "--out", str(tmp_path / "out")])

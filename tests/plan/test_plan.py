@@ -8,7 +8,7 @@ import pytest
 import yaml
 from helpers import REPO
 
-from dmt.plan import METHODS, Plan, PlanError, baseline_epochs, finetune_seed
+from dmt.plan import METHODS, Plan, PlanError, baseline_epochs, finetune_seed, flags
 
 CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 
@@ -155,15 +155,16 @@ def test_methods_know_their_tasks():
 
 
 def test_split_and_evaluation_flags(plan):
-    assert plan.experiment("voc_1464").split_args() == [
+    assert flags(plan.experiment("voc_1464").split_options()) == [
         "--labeled", "1464", "--valtiny", "20", "--seed", "0", "--train-split", "train_aug", "--dataset", "voc",
         "--labeled-list", "data:train", "--valtiny-list", "published:dst-cbc/voc/valtiny.txt"]
     # the published lists, split seed k -> list k
-    assert "published:dst-cbc/voc/20_labeled_2.txt" in plan.experiment("voc_1_20_s2").split_args()
-    assert "published:dst-cbc/cityscapes/30_labeled_1.txt" in plan.experiment("city_1_30_s1").split_args()
-    assert "--valtiny-from-train" in plan.experiment("digits_cls_100").split_args()
-    assert plan.experiment("city_1_8").evaluate_args() == ["--batch-size", "8", "--pad-to", "256", "512"]
-    assert plan.experiment("digits_cls_100").evaluate_args() == ["--batch-size", "256"]
+    assert "published:dst-cbc/voc/20_labeled_2.txt" in flags(plan.experiment("voc_1_20_s2").split_options())
+    assert "published:dst-cbc/cityscapes/30_labeled_1.txt" in flags(plan.experiment("city_1_30_s1").split_options())
+    assert "--valtiny-from-train" in flags(plan.experiment("digits_cls_100").split_options())
+    assert flags(plan.experiment("city_1_8").evaluate_options()) == [
+        "--dataset", "cityscapes", "--batch-size", "8", "--pad-to", "256", "512"]
+    assert flags(plan.experiment("digits_cls_100").evaluate_options()) == ["--dataset", "digits_cls", "--batch-size", "256"]
 
 
 def test_the_workflow_holds_no_paper_formula():

@@ -182,10 +182,10 @@ def test_report_plan_names_each_figures_inputs(tmp_path, monkeypatch):
 
     import yaml
 
-    from dmt.plan import Plan, Run
+    from dmt.plan import Plan, Run, flags
     from dmt.report.plan import (
-        example_args,
         example_inputs,
+        example_options,
         figure_paths,
         oracle_metrics,
         pseudo_sets,
@@ -206,12 +206,12 @@ def test_report_plan_names_each_figures_inputs(tmp_path, monkeypatch):
     assert trained_models(seg)["2:B"] == "results/digits_1_20/iter2/B/model.json"
     assert example_inputs(seg)["models"] == [f"results/digits_1_20/iter{i}/A/model.pt" for i in (0, 1, 3, 5)]
     assert example_inputs(seg)["teacher"] == ["results/digits_1_20/iter0/B/model.pt"]
-    assert "--teacher-name B0 --pseudo results/digits_1_20/iter1/pseudo_B.h5" in " ".join(example_args(seg))
+    assert "--teacher-name B0 --pseudo results/digits_1_20/iter1/pseudo_B.h5" in " ".join(flags(example_options(seg)))
     assert example_inputs(cls) == {"sets": list(pseudo_sets(cls).values())}
     # Online self-training labels inside its training: no pseudo-label figure, no teacher column.
     online = Run(seg.name, seg.exp, dataclasses.replace(seg.method, online=True))
     assert not any("pseudo_labels" in p for p in figure_paths(online))
-    assert "teacher" not in example_inputs(online) and "--teacher" not in example_args(online)
+    assert "teacher" not in example_inputs(online) and "--teacher" not in flags(example_options(online))
 
     # What the report shows follows what exists: runs with a final result, the oracle where trained.
     monkeypatch.chdir(tmp_path)
