@@ -164,7 +164,8 @@ def test_split_and_evaluation_flags(plan):
     assert "--valtiny-from-train" in flags(plan.experiment("digits_cls_100").split_options())
     assert flags(plan.experiment("city_1_8").evaluate_options()) == [
         "--dataset", "cityscapes", "--batch-size", "8", "--pad-to", "256", "512"]
-    assert flags(plan.experiment("digits_cls_100").evaluate_options()) == ["--dataset", "digits_cls", "--batch-size", "256"]
+    assert flags(plan.experiment("digits_cls_100").evaluate_options()) == [
+        "--dataset", "digits_cls", "--batch-size", "256"]
 
 
 def test_the_workflow_holds_no_paper_formula():
