@@ -44,12 +44,6 @@ def write_config(workdir: Path, config: dict) -> None:
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(over_repository_config(config)))
 
 
-# .test/ must run what the tests run: the rest of its file is config/config.yaml's.
-if yaml.safe_dump(yaml.safe_load(TEST_CONFIG.read_text())) != yaml.safe_dump(over_repository_config(TINY)):
-    raise RuntimeError(f"{TEST_CONFIG} differs from config/config.yaml in more than `digits` and `experiments` "
-                       f"(and `comparisons: null`): copy config/config.yaml's other keys into it")
-
-
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     proc = subprocess.run([*SNAKEMAKE, "--directory", str(workdir), *args], capture_output=True,
                           text=True, timeout=TIMEOUT)

@@ -363,3 +363,17 @@ def test_a_changed_init_never_resumes_the_old_checkpoint(tmp_path):
         proc.wait()
     text = log.read_text()
     assert "belongs to another configuration; starting over" in text and "resuming from" not in text
+
+
+def test_the_committed_tiny_config_is_what_the_tests_run():
+    """.test/config/config.yaml is config/config.yaml with the tiny `digits` and `experiments` (and
+    `comparisons: null`): a test, not an import-time check, so that editing a default fails here
+    with the fix named instead of stopping every workflow test at collection."""
+    import yaml
+    from helpers.workflow import TEST_CONFIG, over_repository_config
+
+    committed = yaml.safe_load(TEST_CONFIG.read_text())
+    expected = over_repository_config(TINY)
+    differ = sorted(k for k in set(committed) | set(expected) if committed.get(k) != expected.get(k))
+    assert not differ, (f"{TEST_CONFIG} differs from config/config.yaml in {differ}: copy config/config.yaml's "
+                        f"keys other than digits and experiments into it")
