@@ -170,14 +170,14 @@ class Experiment:
                 "eval_every": c["eval_every"], "tensorboard": f"{folder}/tensorboard"}
 
     def inference_options(self) -> dict:
-        """How a model of this experiment predicts (evaluation, the examples, predictions): batch,
-        precision and, where the task pads, the training crop."""
-        return {"batch_size": self.cfg["inference_batch_size"], **self.strategy.pad_options(self.cfg),
-                "no_amp": not self.cfg["amp"]}
+        """How a model of this experiment predicts (evaluation, the examples, predictions): batch
+        and precision."""
+        return {"batch_size": self.cfg["inference_batch_size"], "no_amp": not self.cfg["amp"]}
 
     def evaluate_options(self) -> dict:
-        """Options of `python -m dmt evaluate` that change its result."""
-        return {"dataset": self.dataset, **self.inference_options()}
+        """Options of `python -m dmt evaluate` that change its result: where the task pads, to the
+        training crop."""
+        return {"dataset": self.dataset, **self.inference_options(), **self.strategy.pad_options(self.cfg)}
 
     def labeled_for(self, m: str) -> str:
         """Baseline training set of model ``m``: the labeled split, or its DMS sub-subset."""

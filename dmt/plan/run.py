@@ -59,7 +59,7 @@ class Run:
     def predict_options(self) -> dict:
         """Options of `python -m dmt predict` besides its files and runtime (the exported model
         holds the rest: classes, normalisation, padding)."""
-        return {"batch_size": self.exp.cfg["inference_batch_size"], "no_amp": not self.exp.cfg["amp"]}
+        return self.exp.inference_options()
 
     def final_options(self, metric: str) -> dict:
         """Options of `python -m dmt final` for ``results/{run}/final_{metric}.json``."""
