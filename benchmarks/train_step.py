@@ -50,8 +50,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gpu_step import NOTES, InMemoryTrainSet, difference_rate, train_sample  # noqa: E402
 
 from dmt import IGNORE_INDEX  # noqa: E402
+from dmt.data.segmentation import SegmentationDataset  # noqa: E402
 from dmt.data.transforms import train_transform  # noqa: E402
-from dmt.data.voc import SegmentationDataset, write_mask_png  # noqa: E402
+from dmt.data.voc import write_mask_png  # noqa: E402
 from dmt.models import build_model  # noqa: E402
 from dmt.training.loop import TrainSpec, train  # noqa: E402
 from dmt.training.optim import make_optimizer  # noqa: E402

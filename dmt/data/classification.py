@@ -7,7 +7,7 @@ Prepared layout (one folder, built beside its final place and renamed once compl
     root/.complete.json     the parameters it was made from, counts, per-class counts
 
 Splits are ``train`` and ``test``. Items of ``ClassificationDataset`` are dicts shaped like
-``SegmentationDataset``'s, with 0-d target / conf tensors, so the training loop serves both.
+``dmt.data.segmentation.SegmentationDataset``'s, with 0-d target / conf tensors, so the training loop serves both.
 """
 
 from __future__ import annotations

@@ -30,8 +30,8 @@ def classification_dataset(name: str, root, ids, info, *, augment=None, pseudo=N
 
 
 def segmentation_dataset(name: str, root, ids, info, *, augment=None, pseudo=None, with_masks=True):
+    from dmt.data.segmentation import SegmentationDataset
     from dmt.data.transforms import train_transform
-    from dmt.data.voc import SegmentationDataset
 
     if augment and augment.crop_size is None:
         raise DMTError("segmentation training needs crop_size in the spec's hyper-parameters")

@@ -10,11 +10,12 @@ from dmt.errors import DMTError
 
 def read_named_split(root, split: str) -> list[str]:
     """A named id list of a prepared data set, whichever layout it has."""
-    from dmt.data.classification import read_class_split
+    if (Path(root) / "lists").is_dir():  # the classification layout (dmt.data.classification)
+        from dmt.data.classification import read_class_split  # imports torch: only for that layout
+
+        return read_class_split(root, split)
     from dmt.data.voc import check_root, read_split
 
-    if (Path(root) / "lists").is_dir():  # the classification layout (dmt.data.classification)
-        return read_class_split(root, split)
     return read_split(check_root(root), split)
 
 

@@ -239,7 +239,7 @@ class Experiment:
 
     def fresh_init(self, seed: int, weights: str) -> dict:
         """A new model: name, seed, init weights, and the architecture options it takes."""
-        from dmt.models import OPTIONS
+        from dmt.models.catalog import OPTIONS
 
         init = {"model": self.cfg["model"], "seed": seed, "weights": weights}
         options = {key: self.cfg[key] for key in OPTIONS.get(self.cfg["model"], {})}

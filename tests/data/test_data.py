@@ -10,9 +10,9 @@ from torchvision import tv_tensors
 
 from dmt.data.prepare.digits import prepare_digits
 from dmt.data.prepared import MARKER
+from dmt.data.segmentation import SegmentationDataset
 from dmt.data.transforms import train_transform
 from dmt.data.voc import (
-    SegmentationDataset,
     check_root,
     read_image,
     read_mask,
@@ -137,12 +137,12 @@ def test_label_and_confidence_transformed_together_equal_one_by_one():
 
 
 def test_decoded_files_are_kept_within_the_budget_and_never_altered(tmp_path, monkeypatch):
-    import dmt.data.voc as voc
+    import dmt.data.segmentation as segmentation
 
     make_voc(tmp_path, ["a", "b", "c"])
     fresh = SegmentationDataset(tmp_path, ["a", "b", "c"], 3)
     one_image = read_image(tmp_path / "JPEGImages" / "a.jpg").nbytes + 30 * 40
-    monkeypatch.setattr(voc, "DECODE_CACHE_BYTES", 2 * one_image)
+    monkeypatch.setattr(segmentation, "DECODE_CACHE_BYTES", 2 * one_image)
     ds = SegmentationDataset(tmp_path, ["a", "b", "c"], 3, transform=train_transform((20, 20), (0.5, 1.5)))
     for _ in range(3):
         for i in range(3):

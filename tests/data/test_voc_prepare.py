@@ -8,7 +8,8 @@ from scipy.io import savemat
 
 from dmt.cli import main
 from dmt.data.prepare.voc import prepare_voc
-from dmt.data.voc import SegmentationDataset, read_mask, read_split
+from dmt.data.segmentation import SegmentationDataset
+from dmt.data.voc import read_mask, read_split
 from dmt.errors import DMTError
 
 

@@ -11,7 +11,8 @@ import torch
 from helpers.processes import run_python
 
 from dmt.data.prepare.digits import prepare_digits
-from dmt.data.voc import SegmentationDataset, read_split
+from dmt.data.segmentation import SegmentationDataset
+from dmt.data.voc import read_split
 from dmt.errors import DMTError
 from dmt.models import build_model
 from dmt.pseudo.h5io import USERBLOCK, check_seal
