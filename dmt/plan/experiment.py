@@ -184,8 +184,18 @@ class Experiment:
         return f"results/{self.name}/dms/{m}.txt" if self.cfg["init"] == "dms" else self.split_file("labeled")
 
     # -- models
+    def model_seeds(self) -> tuple[int, int]:
+        """Init and data-order seeds of A and B. ``auto``: 2k+1 and 2k+2 for split seed k, so that
+        every split draws new inits; fixed seeds repeat one init (a lucky or unlucky one) on every
+        split, which a mean over split seeds then hides."""
+        seeds = self.cfg["model_seeds"]
+        if seeds == "auto":
+            k = self.cfg["split_seed"]
+            return 2 * k + 1, 2 * k + 2
+        return seeds[0], seeds[1]
+
     def model_seed(self, m: str) -> int:
-        return self.cfg["model_seeds"]["AB".index(m)]
+        return self.model_seeds()["AB".index(m)]
 
     def baseline_path(self, m: str) -> str:
         return f"results/{self.name}/iter0/{m}/model.pt"
@@ -311,7 +321,7 @@ class Experiment:
             raise PlanError(f"{where}: dmt.pseudo_per_batch ({d['pseudo_per_batch']}) must leave at "
                             f"least one labeled image in dmt.batch_size ({d['batch_size']})")
         if len(self.strategy.models(self.method)) == 2 and c["init"] == "seeds" \
-                and len(set(c["model_seeds"])) == 1 and c["weights"][0] == c["weights"][1]:
+                and len(set(self.model_seeds())) == 1 and c["weights"][0] == c["weights"][1]:
             raise PlanError(f"{where}: models A and B would be identical (same weights and model_seeds "
                             f"with init: seeds); give them different seeds or weights, or init: dms")
 

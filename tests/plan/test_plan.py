@@ -216,3 +216,25 @@ def test_bad_comparisons_are_named():
     config["comparisons"] = {"c": {"experiments": ["nope"], "methods": ["dmt"]}}
     with pytest.raises(PlanError, match="no experiment nope"):
         Plan(config)
+
+
+def test_model_seeds_follow_the_split_seed_unless_set():
+    # auto: 2k+1, 2k+2 for split seed k; k = 0 keeps the seeds the demo always had (1, 2)
+    plan = plan_with(s0={"dataset": "digits", "split_seed": 0}, s2={"dataset": "digits", "split_seed": 2},
+                     fixed={"dataset": "digits", "split_seed": 2, "model_seeds": [7, 9]})
+    assert plan.experiment("s0").model_seeds() == (1, 2)
+    assert plan.experiment("s2").model_seeds() == (5, 6)
+    assert plan.experiment("fixed").model_seeds() == (7, 9)
+    assert plan.train_job("s2/iter0/B").init["seed"] == 6
+    assert plan.train_job("s2/iter3/A").hyper["seed"] == finetune_seed(3, 5) == 3005
+    assert CONFIG["defaults"]["model_seeds"] == "auto"
+
+
+def test_model_seeds_accept_auto_or_two_seeds_only():
+    from dmt.configuration import ConfigError, validate
+
+    for bad in ("random", [1], [1, -2]):
+        config = copy.deepcopy(CONFIG)
+        config["experiments"]["digits_1_20"]["model_seeds"] = bad
+        with pytest.raises(ConfigError, match=r"^config: experiments\.digits_1_20\.model_seeds"):
+            validate(config, REPO / "workflow" / "schemas" / "config.schema.yaml")
