@@ -145,6 +145,10 @@ class SegmentationTask(Task):
                 final["baseline_selected"])
 
     # -- the plan's hooks
+    def prepared_list(self, root: str, split: str) -> str:
+        """The id list of ``split`` in a prepared folder of this task's layout."""
+        return f"{root}/ImageSets/Segmentation/{split}.txt"
+
     def split_options(self) -> dict:
         return {}
 
@@ -225,6 +229,9 @@ class ClassificationTask(Task):
         return {"A": values}, ("A", int(final["selected"].removeprefix("iter"))), final["baseline_accuracy"], "A0"
 
     # -- the plan's hooks
+    def prepared_list(self, root: str, split: str) -> str:
+        return f"{root}/lists/{split}.txt"
+
     def split_options(self) -> dict:
         return {"valtiny_from_train": True}  # the test set is never used for selection
 

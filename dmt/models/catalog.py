@@ -3,8 +3,13 @@
 
 from __future__ import annotations
 
-# Pretrained inits each model accepts, beside "scratch".
+# Pretrained inits each model accepts, beside "scratch" and the two every model takes (TRANSFER).
 PRETRAINED = {"deeplab_v2": ("imagenet", "coco")}
+# Inits from a model file this pipeline trained (the pretrain stage): ``model:FILE`` takes every
+# weight of a model of the same architecture and classes (as COCO DeepLab-v2 is taken, head
+# included); ``backbone:FILE`` takes the weights under ``backbone.`` only, the rest drawn from the
+# seed (as an ImageNet backbone is taken).
+TRANSFER = ("model", "backbone")
 # Architecture options each model takes (experiment config key -> accepted values).
 OPTIONS = {"deeplab_v2": {"aspp": ("authors", "paper")}}
 
@@ -12,7 +17,7 @@ OPTIONS = {"deeplab_v2": {"aspp": ("authors", "paper")}}
 def parse_weights(name: str, weights: str) -> tuple[str, str]:
     """``scratch`` or ``KIND:/path`` -> (kind, path); checked against what ``name`` accepts."""
     kind, _, path = weights.partition(":")
-    accepted = PRETRAINED.get(name, ())
+    accepted = (*PRETRAINED.get(name, ()), *TRANSFER)
     if kind == "scratch" and not path:
         return kind, ""
     if kind not in accepted or not path:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import torch
 
-from dmt.models.catalog import PRETRAINED, check_options, parse_weights
-from dmt.models.deeplab_v2 import DeepLabV2, Normalize
-from dmt.models.small import SmallDeepLab
+from dmt.models.catalog import PRETRAINED, TRANSFER, check_options, parse_weights
+from dmt.models.deeplab_v2 import DeepLabV2
+from dmt.models.normalization import input_normalization  # noqa: F401 (re-exported by dmt.models)
+from dmt.models.small import SmallClassifier, SmallDeepLab
 from dmt.models.wide_resnet import wrn_10_2, wrn_28_2
 
-MODELS = {"small_deeplab": SmallDeepLab, "deeplab_v2": DeepLabV2, "wrn_28_2": wrn_28_2, "wrn_10_2": wrn_10_2}
+MODELS = {"small_deeplab": SmallDeepLab, "deeplab_v2": DeepLabV2, "wrn_28_2": wrn_28_2, "wrn_10_2": wrn_10_2,
+          "small_classifier": SmallClassifier}
 
 
 def _construct(name: str, num_classes: int, init: str, options: dict | None = None) -> torch.nn.Module:
@@ -25,25 +27,43 @@ def build_model(name: str, num_classes: int, seed: int, weights: str = "scratch"
 
     ``weights``: ``scratch``; for deeplab_v2 also ``imagenet:/path/to/resnet101_state_dict.pth``
     (a local torchvision ResNet-101 state dict) or ``coco:/path/to/converted.pt`` (written by
-    ``python -m dmt convert-coco``). Nothing is downloaded. ``options``: architecture options
+    ``python -m dmt convert-coco``); for every model ``model:FILE`` or ``backbone:FILE``, a model
+    file of this pipeline (dmt.models.transfer). Nothing is downloaded. ``options``: architecture options
     (``OPTIONS``), e.g. ``{"aspp": "paper"}`` for deeplab_v2.
     """
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; known: {', '.join(sorted(MODELS))}")
     kind, path = parse_weights(name, weights)
+    source, convention = None, kind
+    if kind in TRANSFER:  # the student takes the source's input convention (model_meta records it)
+        from dmt.models.transfer import load_source
+
+        source, source_meta = load_source(path)
+        convention = source_meta.get("init", "scratch")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = _construct(name, num_classes, kind, options)
+        model = _construct(name, num_classes, convention, options)
     if kind == "imagenet":
         model.load_imagenet_backbone(path)
     elif kind == "coco":
         model.load_coco(path)
+    elif source is not None:
+        from dmt.models.transfer import transfer_weights
+
+        transfer_weights(model, source, kind, path)
     return model
 
 
 def model_meta(name: str, num_classes: int, weights: str, options: dict | None = None) -> dict:
     """What a saved model records so that ``rebuild`` makes the same architecture."""
-    meta = {"model": name, "num_classes": num_classes, "init": parse_weights(name, weights)[0]}
+    kind, path = parse_weights(name, weights)
+    meta = {"model": name, "num_classes": num_classes, "init": kind}
+    if kind in TRANSFER:  # rebuilt with the source's convention; the source named by its digest
+        from dmt.models.transfer import source_meta
+
+        source = source_meta(path)
+        meta["init"] = source["init"]
+        meta["transfer"] = {"kind": kind, "model": source["source_model"], "digest": source["digest"]}
     if options:
         meta["options"] = check_options(name, options)
     return meta
@@ -52,16 +72,3 @@ def model_meta(name: str, num_classes: int, weights: str, options: dict | None =
 def rebuild(meta: dict) -> torch.nn.Module:
     """The architecture a checkpoint's ``meta`` describes (weights to be loaded by the caller)."""
     return _construct(meta["model"], meta["num_classes"], meta.get("init", "scratch"), meta.get("options"))
-
-
-def input_normalization(model: torch.nn.Module) -> dict:
-    """What ``model`` does to the raw 0-255 RGB images it takes before its first layer (it does so
-    itself; the init decides it, e.g. Caffe's BGR mean for COCO weights): the channel order, then
-    (x - mean) / std per channel in that order, in 0-255 units. For people using the weights elsewhere."""
-    norm = getattr(model, "normalize", None)
-    if isinstance(norm, Normalize):  # deeplab_v2: per init
-        order, mean, std = ("bgr" if norm.bgr else "rgb"), norm.mean / norm.scale, norm.std / norm.scale
-    else:  # small_deeplab, wrn_*: mean and std buffers already in 0-255 units
-        order, mean, std = "rgb", model.mean, model.std
-    return {"channels": order, "mean": [round(float(v), 4) for v in mean.flatten()],
-            "std": [round(float(v), 4) for v in std.flatten()]}

@@ -13,6 +13,8 @@ from dmt.errors import DMTError
 from dmt.jobs import TrainJob
 from dmt.methods import METHODS
 from dmt.plan.inputs import COCO_WEIGHTS, PlanError, raw_input
+from dmt.plan.pretraining import PREFIX as PRETRAINED
+from dmt.plan.pretraining import Pretraining, common_hyper, named
 from dmt.tasks import task_of
 
 
@@ -209,7 +211,16 @@ class Experiment:
         if weights == "imagenet":
             where = f"experiment {self.name} (weights: imagenet)"
             return f"imagenet:{raw_input(self._config, 'imagenet_checkpoint', where)}"
+        if weights.startswith(PRETRAINED):
+            return self.pretraining(m).weights()
         return weights
+
+    def pretraining(self, m: str) -> Pretraining | None:
+        """The pre-training model ``m`` starts from (``weights: pretrained:NAME``), if any."""
+        weights = self.cfg["weights"]["AB".index(m)]
+        if not weights.startswith(PRETRAINED):
+            return None
+        return named(self._config, weights, f"experiment {self.name} (model {m})")
 
     def predict_images(self) -> str:
         """The experiment's ``predict_images`` folder (or list file), checked to exist."""
@@ -229,9 +240,7 @@ class Experiment:
     def hyper(self, stage: str, seed: int, loss_variant: str = "ce") -> dict:
         """``TrainSpec`` fields of a baseline (``stage="baseline"``), the oracle, or an iteration."""
         c = self.cfg
-        out = {"optimizer": c["optimizer"], "momentum": c["momentum"], "weight_decay": c["weight_decay"],
-               "head_lr_mult": c["head_lr_mult"], "amp": c["amp"], "seed": seed}
-        out.update(self.strategy.augment_fields(c))
+        out = common_hyper(c, self.strategy, seed)
         if stage in ("baseline", "oracle"):
             b = c["baseline"]
             epochs = self.baseline_epochs() if stage == "baseline" else round(b["oracle_epochs"])
@@ -293,9 +302,11 @@ class Experiment:
                 raise PlanError(f"{where}: labeled: {labeled!r} must be a ratio between 0 and 1 "
                                 f"(exclusive): some train images must stay unlabeled")
         self._check_published_lists()
-        for weights in c["weights"]:
+        for m, weights in zip("AB", c["weights"], strict=True):
             kind, _, path = weights.partition(":")
-            if path and not os.path.isfile(path):
+            if weights.startswith(PRETRAINED):  # made by the pretrain rule: named, and fit for this model
+                self.pretraining(m).check_student(f"{where} (model {m})", c["model"], self.dataset)
+            elif path and not os.path.isfile(path):
                 raise PlanError(f"{where}: weights {weights!r}: {path} is not a file; give a local "
                                 f"{kind} weights file (nothing is downloaded)")
         if self.info.inspect and self.has_raw_inputs():

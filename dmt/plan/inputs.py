@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 
 from dmt.data.registry import RAW_INPUTS
@@ -23,3 +24,12 @@ def raw_input(config: dict, key: str, needed_by: str) -> str:
     if not os.path.exists(path):
         raise PlanError(f"{key}={path} (needed by {needed_by}) does not exist; expected {RAW_INPUTS[key]}")
     return path
+
+
+def merge(base: dict, override: dict) -> dict:
+    """``override`` on top of ``base``, nested dicts merged key by key (an experiment's or a
+    pre-training's keys over the configuration's ``defaults``)."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out

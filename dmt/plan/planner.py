@@ -3,7 +3,6 @@ they are trained with, the comparisons, and the data preparations."""
 
 from __future__ import annotations
 
-import copy
 import os
 from dataclasses import dataclass
 
@@ -11,16 +10,9 @@ from dmt.data.registry import dataset_info
 from dmt.jobs import TrainJob
 from dmt.methods import METHODS, ROWS
 from dmt.plan.experiment import Experiment
-from dmt.plan.inputs import PlanError, raw_input
+from dmt.plan.inputs import PlanError, merge, raw_input
+from dmt.plan.pretraining import Pretraining, pretrainings
 from dmt.plan.run import Run
-
-
-def merge(base: dict, override: dict) -> dict:
-    """``override`` on top of ``base``, nested dicts merged key by key."""
-    out = copy.deepcopy(base)
-    for key, value in override.items():
-        out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
 
 
 @dataclass(frozen=True)
@@ -55,6 +47,7 @@ class Plan:
         for exp in self.experiments.values():
             exp.validate()
             self.runs[exp.name] = Run(exp.name, exp, exp.method)
+        self.pretrainings = pretrainings(config)
         self.comparisons: dict[str, Comparison] = {}
         for name, c in (config.get("comparisons") or {}).items():
             comparison = Comparison(name, tuple(c["experiments"]), tuple(c["methods"]))
@@ -133,6 +126,16 @@ class Plan:
                     f"another method's run is made by listing it in a comparison)")
         return (f"no run {name!r} in this configuration; runs: {', '.join(sorted(self.runs))} "
                 f"(config/config.yaml `experiments:`)")
+
+    def pretraining(self, name: str) -> Pretraining:
+        if name not in self.pretrainings:
+            raise PlanError(f"no pre-training {name!r}; configured: {', '.join(sorted(self.pretrainings)) or 'none'} "
+                            f"(config/config.yaml `pretrainings:`)")
+        return self.pretrainings[name]
+
+    def pretrain_job(self, name: str) -> TrainJob:
+        """The spec of the training that makes ``resources/pretrained/{name}/model.pt``."""
+        return self.pretraining(name).job()
 
     def experiment(self, name: str) -> Experiment:
         if name not in self.experiments:

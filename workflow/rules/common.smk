@@ -88,6 +88,7 @@ BASELINE_JOB = f"(?:{EXPS})/iter0/[AB]"
 ITERATION_JOB = f"(?:{RUNS})/iter[1-9][0-9]*/[AB]"
 ORACLE_JOB = f"(?:{EXPS})/oracle"
 MODEL_JOB = f"{BASELINE_JOB}|{ITERATION_JOB}|{ORACLE_JOB}"
+PRETRAININGS = _one_of(PLAN.pretrainings)
 
 
 wildcard_constraints:
@@ -100,7 +101,10 @@ wildcard_constraints:
 
 
 def experiment_of(wildcards):
-    """The experiment (dmt.plan.Experiment) a job of these wildcards belongs to."""
+    """The experiment (dmt.plan.Experiment) a job of these wildcards belongs to; for a
+    pre-training's jobs, the pre-training (its ``cfg`` holds threads, device and resources too)."""
+    if "name" in wildcards.keys():
+        return PLAN.pretraining(wildcards.name)
     if "job" in wildcards.keys():
         return _Planning(PLAN.locate(wildcards.job)[0])
     if "run" in wildcards.keys():

@@ -56,3 +56,40 @@ use rule baseline as finetune with:
 use rule baseline as oracle with:
     wildcard_constraints:
         job=ORACLE_JOB,
+
+
+# A pre-training (config `pretrainings:`): trained once from scratch on its own data set, then the
+# init of every experiment's model that names it (weights: pretrained:NAME), whatever its split
+# seed or method. Its spec, like a training's, is written by the plan.
+rule pretrain_spec:
+    output:
+        "resources/pretrained/{name}/spec.json",
+    log:
+        "logs/pretrained/{name}/spec.log",
+    wildcard_constraints:
+        name=PRETRAININGS,
+    conda:
+        CONDA_ENV
+    params:
+        spec=lambda w: to_json(PLAN.pretrain_job(w.name)),
+    shell:
+        "printf '%s' {params.spec:q} > {output:q}.tmp && mv {output:q}.tmp {output:q}"
+
+
+use rule baseline as pretrain with:
+    input:
+        spec="resources/pretrained/{name}/spec.json",
+        reads=lambda w: PLAN.pretraining(w.name).rule_inputs(),
+    output:
+        model="resources/pretrained/{name}/model.pt",
+        sidecar="resources/pretrained/{name}/model.json",
+    log:
+        "logs/pretrained/{name}/train.log",
+    benchmark:
+        "logs/pretrained/{name}/train.tsv"
+    wildcard_constraints:
+        name=PRETRAININGS,
+    params:
+        runtime=runtime,
+        args=options(lambda w: PLAN.pretraining(w.name).training_options()),
+        code=code_digest("train"),
