@@ -31,6 +31,8 @@ class Task:
     final_metric: str  # results/{run}/final_{final_metric}.json
     scored_on: str  # the split a run is reported on (valtiny selects)
     metric_label: str
+    selection_metric: str  # the valtiny score the final selection maximises first
+    selection_label: str
     labeled_unit: str  # what a class needs in the labeled set to be learnt
     kept_meaning: str  # what the pseudo-label figure's per-class share is a share of
     OPS: dict[str, str]
@@ -89,10 +91,21 @@ class Task:
         """The score of a metrics file (not in percent)."""
         return metrics[self.scored_on][self.metric]
 
+    def last_models(self, final: dict) -> list[tuple[str, float, float]]:
+        """(model, its valtiny score that selects, its reported score), in percent, of every model
+        of the last iteration, as the final JSON sets them side by side (KeyError: an older one)."""
+        return [(m, 100 * s[f"valtiny_{self.selection_metric}"], 100 * s[f"{self.scored_on}_{self.metric}"])
+                for m, s in final["last_models"].items()]
+
+    def oracle_choice(self, final: dict) -> str:
+        """The candidate a look at the reported split picks: no valid selection, for reference."""
+        return final["oracle_choice"]["model"]
+
 
 class SegmentationTask(Task):
     name, metric, final_metric, scored_on = "segmentation", "miou", "miou", "val"
     metric_label, labeled_unit = "val mIoU", "labeled pixel"
+    selection_metric, selection_label = "miou", "valtiny mIoU"
     kept_meaning = "share of the pixels predicted as the class"
     OPS = {
         "build_dataset": "dmt.data.datasets:segmentation_dataset",
@@ -184,6 +197,7 @@ class SegmentationTask(Task):
 class ClassificationTask(Task):
     name, metric, final_metric, scored_on = "classification", "accuracy", "acc", "test"
     metric_label, labeled_unit = "test accuracy", "labeled image"
+    selection_metric, selection_label = "fine_grained_accuracy", "valtiny fine-grained accuracy"
     kept_meaning = "share of the kept images with the label"
     OPS = {
         "build_dataset": "dmt.data.datasets:classification_dataset",

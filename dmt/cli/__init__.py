@@ -135,9 +135,11 @@ def _table_commands(sub) -> None:
     """compare, summary, final."""
     from dmt.tasks import TASKS
 
-    p = sub.add_parser("compare", help="a comparison's table: methods x split seeds, mean and std (pandas)")
+    p = sub.add_parser("compare", help="a comparison's table: methods x split seeds, mean, std, 95%% intervals "
+                                       "and paired differences to dmt (pandas)")
     p.add_argument("--name", required=True, help="the comparison's name (config `comparisons:`)")
-    p.add_argument("--out-dir", required=True, help="writes NAME.csv, NAME.md and NAME_iterations.csv")
+    p.add_argument("--out-dir", required=True,
+                   help="writes NAME.csv, NAME.md, NAME.html, NAME_iterations.csv and NAME_models.csv")
     p.add_argument("--task", choices=sorted(TASKS),
                    help="the comparison's task (default: the one its runs' final JSONs record)")
     p.add_argument("inputs", nargs="+", metavar="METHOD:EXP=FILE",

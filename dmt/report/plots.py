@@ -4,8 +4,8 @@ matplotlib's object API on the Agg canvas: no pyplot, no display, no global stat
 render the same on a headless CI machine as on a desktop. Every PNG is written atomically.
 
 Every function takes a list of runs where a figure can compare them: one run draws its models
-(A and B), several runs draw one line each (the model each run finally selects), so a comparison
-of methods is the same figure.
+(A and B), several runs draw a colour each with both of its chains (A solid, B dashed), so a
+comparison of methods is the same figure.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ DPI = 130
 # no class of the VOC palette is white.
 DROPPED_RGB = (255, 255, 255)
 MODEL_STYLE = {"A": dict(color="tab:blue", marker="o"), "B": dict(color="tab:orange", marker="s")}
+# A comparison's chains: the method's colour, model A solid, model B dashed
+CHAIN_STYLE = {"A": dict(linestyle="-", marker="o"), "B": dict(linestyle="--", marker="s")}
 LEAST_CONFIDENT_FRAME = "tab:orange"
 METHOD_COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink")
 
@@ -65,25 +67,30 @@ class RunCurve:
         return self.values[model][iteration]
 
 
-def plot_metric_by_iteration(runs: list[RunCurve], out, *, metric: str, title: str,
-                             oracle: float | None = None) -> None:
+def _curve_lines(runs: list[RunCurve]) -> list[tuple[list[float], dict]]:
+    """(values, line style) of every model of every run: one run colours its models (MODEL_STYLE);
+    a comparison colours its methods, each drawing both chains (A solid, B dashed) so that the model
+    its selection did not pick stays in sight."""
+    if len(runs) == 1:
+        return [(v, dict(MODEL_STYLE.get(m, {}), label=f"model {m}")) for m, v in runs[0].values.items()]
+    return [(v, dict(CHAIN_STYLE.get(m, {}), color=METHOD_COLORS[k % len(METHOD_COLORS)], label=f"{run.label} {m}"))
+            for k, run in enumerate(runs) for m, v in run.values.items()]
+
+
+def draw_metric_by_iteration(runs: list[RunCurve], *, metric: str, title: str,
+                             oracle: float | None = None) -> Figure:
     """Figures 6 and 9 of the paper: the metric after each iteration (0 = the baseline trained on
     the labeled images) against the baseline and, where given, the fully supervised oracle."""
-    fig = new_figure(7.5, 4.6)
+    compared = len(runs) > 1
+    # a comparison's legend (a line per method and chain, a star per method) goes beside the axes
+    fig = new_figure(9.5 if compared else 7.5, 4.6)
     ax = fig.add_subplot()
     last = max(len(v) for run in runs for v in run.values.values()) - 1
-    for k, run in enumerate(runs):
-        if len(runs) == 1:
-            lines = {m: (v, dict(MODEL_STYLE.get(m, {}), label=f"model {m}")) for m, v in run.values.items()}
-        else:  # a comparison: one line per method, the model its final selection picked
-            model = run.selected[0]
-            style = dict(color=METHOD_COLORS[k % len(METHOD_COLORS)], marker="o",
-                         label=f"{run.label} (model {model})")
-            lines = {model: (run.values[model], style)}
-        for values, style in lines.values():
-            ax.plot(range(len(values)), [100 * v for v in values], linewidth=1.8, markersize=5, **style)
+    for values, style in _curve_lines(runs):
+        ax.plot(range(len(values)), [100 * v for v in values], linewidth=1.8, markersize=5, **style)
+    for run in runs:
         model, iteration = run.selected
-        name = f"{run.label}: " if len(runs) > 1 else ""
+        name = f"{run.label}: " if compared else ""
         ax.plot([iteration], [100 * run.selected_value], linestyle="none", marker="*", markersize=15,
                 color="gold", markeredgecolor="black", zorder=5,
                 label=f"{name}selected {model}{iteration}: {100 * run.selected_value:.1f}")
@@ -98,8 +105,17 @@ def plot_metric_by_iteration(runs: list[RunCurve], out, *, metric: str, title: s
     ax.set_ylabel(f"{metric} (%)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize=8, framealpha=0.9)
-    save(fig, out)
+    if compared:
+        fig.legend(*ax.get_legend_handles_labels(), loc="outside right upper", fontsize=7, framealpha=0.9)
+    else:
+        ax.legend(loc="best", fontsize=8, framealpha=0.9)
+    return fig
+
+
+def plot_metric_by_iteration(runs: list[RunCurve], out, *, metric: str, title: str,
+                             oracle: float | None = None) -> None:
+    """draw_metric_by_iteration's figure, written to ``out`` as PNG."""
+    save(draw_metric_by_iteration(runs, metric=metric, title=title, oracle=oracle), out)
 
 
 # ----------------------------------------------------------------------------- pseudo labels

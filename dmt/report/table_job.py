@@ -1,5 +1,6 @@
-"""``python -m dmt compare`` (a comparison's table: methods x split seeds) and ``summary`` (every
-run with results); pandas tables from the runs' final JSONs."""
+"""``python -m dmt compare`` (a comparison's table: methods x split seeds with their statistics,
+the long form of every iteration and the last iteration's models: dmt.report.tables.comparison)
+and ``summary`` (every run with results); pandas tables from the runs' final JSONs."""
 
 from __future__ import annotations
 
@@ -25,15 +26,18 @@ def cmd_compare(args) -> None:
     if bad:
         raise DMTError(f"compare takes METHOD:EXPERIMENT=FILE items; got {bad[0]!r}")
     out = Path(args.out_dir)
-    prepare_outputs(*(out / f"{args.name}{suffix}" for suffix in (".csv", ".md", ".html", "_iterations.csv")))
+    prepare_outputs(*(out / f"{args.name}{suffix}"
+                      for suffix in (".csv", ".md", ".html", "_iterations.csv", "_models.csv")))
     descriptions = {**{name: m.description for name, m in METHODS.items()}, **ROWS}
     task = tables.comparison_task(inputs, args.task)
-    table, long = tables.comparison(args.name, inputs, descriptions, task.name)
-    tables.write(table, out / f"{args.name}.csv",
+    result = tables.comparison(args.name, inputs, descriptions, task.name)
+    tables.write(result.table, out / f"{args.name}.csv",
                  title=f"{args.name}: {task.metric_label} (%) of the selected model, per split seed; every method "
-                       f"of a split starts from the same baselines")
-    write_text(out / f"{args.name}_iterations.csv", long.to_csv(index=False))
-    log.info("%s:\n%s", args.name, table.to_string(index=False))
+                       f"of a split starts from the same baselines",
+                 note=tables.seeds_line(result.experiments))
+    write_text(out / f"{args.name}_iterations.csv", result.iterations.to_csv(index=False))
+    write_text(out / f"{args.name}_models.csv", result.models.to_csv(index=False))
+    log.info("%s:\n%s", args.name, result.table.to_string(index=False))
 
 
 def cmd_summary(args) -> None:

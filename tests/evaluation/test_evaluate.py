@@ -114,3 +114,61 @@ def test_segmentation_final_picks_the_better_last_model_on_valtiny(tmp_path):
     del files[1, "B"]
     with pytest.raises(ValueError, match="1:B"):
         select_final(files)
+
+
+def _segmentation_metrics(tmp_path, rows):
+    import json
+
+    files = {}
+    for (i, m), (tiny, val) in rows.items():
+        files[i, m] = tmp_path / f"{i}{m}.json"
+        block = {"miou": val, "per_class_iou": {"bg": val}, "excluded_classes": [], "pixel_accuracy": 0.9}
+        files[i, m].write_text(json.dumps({"valtiny": {"miou": tiny}, "val": block}))
+    return files
+
+
+def test_segmentation_final_sets_the_last_models_side_by_side_with_the_oracle_choice(tmp_path):
+    from dmt.evaluation.final import select_final
+
+    # valtiny prefers A2, val would prefer B2: the oracle's look differs from the selection
+    rows = {(0, "A"): (0.30, 0.31), (0, "B"): (0.35, 0.29), (1, "A"): (0.40, 0.41), (1, "B"): (0.42, 0.40),
+            (2, "A"): (0.51, 0.52), (2, "B"): (0.50, 0.55)}
+    final = select_final(_segmentation_metrics(tmp_path, rows))
+    assert final["last_models"] == {"A2": {"valtiny_miou": 0.51, "val_miou": 0.52},
+                                    "B2": {"valtiny_miou": 0.50, "val_miou": 0.55}}
+    assert final["oracle_choice"] == {"model": "B2", "miou": 0.55,
+                                      "note": "chosen on val: not a valid selection, for reference"}
+    # the keys that were there before keep their values
+    assert {k: v for k, v in final.items() if k not in ("last_models", "oracle_choice")} == {
+        "miou": 0.52, "selected": "A2", "baseline_miou": 0.29, "baseline_selected": "B0",
+        "gain": pytest.approx(0.52 - 0.29), "per_class_iou": {"bg": 0.52}, "excluded_classes": [],
+        "pixel_accuracy": 0.9, "val_miou_by_iteration": {"A": [0.31, 0.41, 0.52], "B": [0.29, 0.40, 0.55]}}
+    # one model (a method without mutual training): it is the oracle's choice too
+    single = select_final(_segmentation_metrics(tmp_path, {k: v for k, v in rows.items() if k[1] == "A"}))
+    assert list(single["last_models"]) == ["A2"] and single["oracle_choice"]["model"] == "A2"
+    # val ties go to A, as valtiny ties do
+    tied = select_final(_segmentation_metrics(tmp_path, {**rows, (2, "B"): (0.50, 0.52)}))
+    assert tied["oracle_choice"]["model"] == "A2"
+
+
+def test_classification_final_sets_the_last_iteration_beside_the_oracle_choice(tmp_path):
+    import json
+
+    from dmt.evaluation.final import select_final_classification
+
+    # (valtiny acc, valtiny fine-grained, test acc) per iteration 0..3; valtiny selects 2, test prefers 1
+    rows = [(0.90, 0.80, 0.90), (0.95, 0.81, 0.96), (0.96, 0.85, 0.93), (0.96, 0.83, 0.94)]
+    files = {}
+    for i, (acc, fg, test) in enumerate(rows):
+        files[i, "A"] = tmp_path / f"iter{i}.json"
+        files[i, "A"].write_text(json.dumps({"valtiny": {"accuracy": acc, "fine_grained_accuracy": fg},
+                                             "test": {"accuracy": test, "fine_grained_accuracy": test - 0.1}}))
+    final = select_final_classification(files)
+    assert final["selected"] == "iter2" and final["final_iteration_accuracy"] == 0.94
+    assert final["last_models"] == {"iter3": {"test_accuracy": 0.94, "test_fine_grained_accuracy": pytest.approx(0.84),
+                                              "valtiny_accuracy": 0.96, "valtiny_fine_grained_accuracy": 0.83}}
+    # the oracle's look is among the candidates 1..N, never the baseline
+    assert final["oracle_choice"] == {"model": "iter1", "accuracy": 0.96,
+                                      "note": "chosen on test: not a valid selection, for reference"}
+    assert final["history"][2] == {"iteration": 2, "test_accuracy": 0.93, "test_fine_grained_accuracy":
+                                   pytest.approx(0.83), "valtiny_accuracy": 0.96, "valtiny_fine_grained_accuracy": 0.85}

@@ -25,6 +25,7 @@ from dmt.report.plots import (
     DPI,
     PseudoSet,
     colorize,
+    draw_metric_by_iteration,
     plot_classification_examples,
     plot_metric_by_iteration,
     plot_pseudo_labels,
@@ -120,6 +121,28 @@ def test_segmentation_examples_apply_the_sets_thresholds():
     assert ex.image.shape == (2, 2, 3) and list(ex.predictions) == [0]
     (no_teacher,) = segmentation_examples(Images(), {0: {"x": (labels, conf, truth)}})
     assert no_teacher.pseudo is None and no_teacher.truth.tolist() == truth.tolist()
+
+
+def test_a_comparison_figure_draws_both_chains_of_every_method(tmp_path, monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    dmt = run_curve("dmt", SEG_FINAL, "segmentation")
+    cbst = run_curve("cbst", {**SEG_FINAL, "selected": "A2",
+                              "val_miou_by_iteration": {"A": [0.4, 0.45, 0.5], "B": [0.35, 0.4, 0.42]}}, "segmentation")
+    fig = draw_metric_by_iteration([dmt, cbst], metric="val mIoU", title="t")
+    assert type(fig.canvas).__name__ == "FigureCanvasAgg"
+    (ax,) = fig.axes
+    curves = {line.get_label(): line for line in ax.get_lines() if list(line.get_xdata()) == [0, 1, 2]}
+    assert set(curves) == {"dmt A", "dmt B", "cbst A", "cbst B"}
+    assert list(curves["cbst B"].get_ydata()) == pytest.approx([35.0, 40.0, 42.0])
+    # a colour per method, a line style per chain
+    assert curves["dmt A"].get_color() == curves["dmt B"].get_color() != curves["cbst A"].get_color()
+    assert curves["dmt A"].get_linestyle() == "-" and curves["dmt B"].get_linestyle() == "--"
+    # the stars still mark what each run selected
+    stars = sorted(line.get_label() for line in ax.get_lines() if line.get_marker() == "*")
+    assert stars == ["cbst: selected A2: 50.0", "dmt: selected B2: 60.0"]
+    assert "dmt B" in [t.get_text() for t in fig.legends[0].get_texts()]
+    plot_metric_by_iteration([dmt, cbst], tmp_path / "c.png", metric="val mIoU", title="t")
+    assert png_size(tmp_path / "c.png") == (round(9.5 * DPI), round(4.6 * DPI))
 
 
 def test_figures_render_headless(tmp_path, monkeypatch):

@@ -1,4 +1,5 @@
-# Tables (pandas): a comparison's methods x split seeds, and a summary of every run with results.
+# Tables (pandas): a comparison's methods x split seeds (mean, std, 95% intervals, paired differences to
+# dmt; the last iteration's models of every run beside it), and a summary of every run with results.
 rule compare:
     input:
         lambda w: list(PLAN.comparison_inputs(w.comparison).values()),
@@ -13,6 +14,7 @@ rule compare:
             labels={"figure": "table"},
         ),
         iterations="results/tables/{comparison}_iterations.csv",
+        models="results/tables/{comparison}_models.csv",
     log:
         "logs/tables/{comparison}.log",
     benchmark:
