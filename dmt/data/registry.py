@@ -78,7 +78,7 @@ RAW_INPUTS = {
 
 DATASETS = {
     "digits": DatasetInfo("digits", DIGITS_CLASSES, prepare="dmt.data.prepare.digits:prepare_digits",
-                          options=("seed", "n_train", "n_val")),
+                          options=("seed", "n_train", "n_val", "pretrain_share")),
     "voc": DatasetInfo("voc", VOC_CLASSES, train_split="train_aug", train_size=10582,
                        prepare="dmt.data.prepare.voc:prepare_voc", raw_inputs=("voc_root", "sbd_root")),
     "cityscapes": DatasetInfo("cityscapes", CITYSCAPES_CLASSES, image_ext=".png", train_size=2975,
