@@ -59,9 +59,16 @@ def _data_commands(sub) -> None:
     p.add_argument("--out", required=True)
     for key in sorted({k for info in DATASETS.values() for k in info.raw_inputs}):
         p.add_argument(f"--{key.replace('_', '-')}", dest=key, help=RAW_INPUTS[key])
-    p.add_argument("--seed", type=int, default=0, help="digits, digits_cls: composition / test-set seed")
+    p.add_argument("--seed", type=int, default=0, help="digits, digits_cls, digits_style, digits_glyphs: "
+                   "composition / test-set seed (and the digits glyph pools)")
     p.add_argument("--n-train", type=int, default=1000, help="digits: train canvases")
     p.add_argument("--n-val", type=int, default=300, help="digits: val canvases")
+    p.add_argument("--pretrain-share", type=float, default=0.0, help="digits, digits_style, digits_glyphs: "
+                   "share of the glyphs set apart for pre-training, out of the digits train glyphs")
+    p.add_argument("--style-train", type=int, default=1000, help="digits_style: train canvases")
+    p.add_argument("--style-val", type=int, default=100, help="digits_style: val canvases")
+    p.add_argument("--glyph-renderings", type=int, default=10, help="digits_glyphs: train images per glyph")
+    p.add_argument("--glyph-test-renderings", type=int, default=2, help="digits_glyphs: test images per glyph")
     p.add_argument("--fingerprint", help="folder: the digest of its files the workflow planned with; "
                    "preparation stops if the folder has changed since")
     p.set_defaults(func="dmt.data.prepare.job:cmd_prepare")

@@ -78,7 +78,15 @@ RAW_INPUTS = {
 
 DATASETS = {
     "digits": DatasetInfo("digits", DIGITS_CLASSES, prepare="dmt.data.prepare.digits:prepare_digits",
-                          options=("seed", "n_train", "n_val")),
+                          options=("seed", "n_train", "n_val", "pretrain_share")),
+    # The two pre-trainings of the demo (the paper's COCO and ImageNet), drawn only from the glyphs
+    # that digits.pretrain_share sets apart from the digits canvases.
+    "digits_style": DatasetInfo("digits_style", DIGITS_CLASSES,
+                                prepare="dmt.data.prepare.digits_style:prepare_digits_style",
+                                options=("seed", "pretrain_share", "style_train", "style_val")),
+    "digits_glyphs": DatasetInfo("digits_glyphs", tuple(str(d) for d in range(10)), task="classification",
+                                 test_split="test", prepare="dmt.data.prepare.digits_glyphs:prepare_digits_glyphs",
+                                 options=("seed", "pretrain_share", "glyph_renderings", "glyph_test_renderings")),
     "voc": DatasetInfo("voc", VOC_CLASSES, train_split="train_aug", train_size=10582,
                        prepare="dmt.data.prepare.voc:prepare_voc", raw_inputs=("voc_root", "sbd_root")),
     "cityscapes": DatasetInfo("cityscapes", CITYSCAPES_CLASSES, image_ext=".png", train_size=2975,

@@ -87,15 +87,34 @@ def progress_only(stage: str) -> tuple[str, ...]:
     return PROGRESS_ONLY.get(stage, ())
 
 
+def _preparation_imports(own: str) -> list[str]:
+    """``own`` and the data/prepare/ modules it imports, directly or through them (digits_style
+    composes with digits' code: a change there must re-prepare it too)."""
+    import ast
+
+    prefix = "dmt." + PREPARATION.replace("/", ".") + "."
+    found, todo = [], [own]
+    while todo:
+        name = todo.pop()
+        if name in found:
+            continue
+        found.append(name)
+        for node in ast.walk(ast.parse((PACKAGE / name).read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(prefix):
+                todo.append(node.module.removeprefix("dmt.").replace(".", "/") + ".py")
+    return found
+
+
 def prepare_modules(dataset: str) -> tuple[str, ...]:
-    """Sources of a data set's preparation: its own module (data/prepare/), the command, and the
-    prepared-folder and image helpers it builds on."""
+    """Sources of a data set's preparation: its own module (data/prepare/) and the preparation
+    modules it imports, the command, and the prepared-folder and image helpers it builds on."""
     from dmt.data.registry import dataset_info
 
     module = dataset_info(dataset).prepare.partition(":")[0]
     own = module.removeprefix("dmt.").replace(".", "/") + ".py"
-    return (own, "data/prepare/__init__.py", "data/prepare/job.py", "data/__init__.py", "data/prepared.py",
-            "data/voc.py", "data/images.py", "data/classification.py", "data/registry.py", "data/folder.py")
+    return (*_preparation_imports(own), "data/prepare/__init__.py", "data/prepare/job.py", "data/__init__.py",
+            "data/prepared.py", "data/voc.py", "data/images.py", "data/classification.py", "data/registry.py",
+            "data/folder.py")
 
 
 @cache

@@ -141,7 +141,8 @@ def test_every_module_is_glue_planner_preparation_or_in_a_stage():
     assert files - covered == set()
 
 
-@pytest.mark.parametrize("dataset", ["digits", "voc", "cityscapes", "cifar10", "digits_cls", "folder"])
+@pytest.mark.parametrize("dataset", ["digits", "voc", "cityscapes", "cifar10", "digits_cls", "folder",
+                                     "digits_style", "digits_glyphs"])
 def test_a_preparation_runs_only_what_its_digest_covers(dataset):
     from dmt.data.registry import dataset_info
     from dmt.store.provenance import prepare_modules

@@ -21,7 +21,7 @@ import pytest
 import yaml
 from helpers import REPO
 from helpers.files import make_mini_folder
-from helpers.workflow import snakemake, write_config
+from helpers.workflow import TINY, snakemake, write_config
 
 # $(...), backticks, both quotes and ; — each would create a PWNED_* file in the job's folder.
 PAYLOAD = "p$(touch PWNED_dollar)`touch PWNED_tick`'q\"d;touch PWNED_semi;x"
@@ -78,7 +78,7 @@ def _payload_config(tmp: Path) -> tuple[dict, dict[str, Path]]:
     small = {"valtiny": 2, "crop_size": [32, 32], "dmt": {"alphas": [0.5]}}
     config = {**{k: str(paths[k]) for k in ("voc_root", "sbd_root", "cityscapes_root", "cifar10_root",
                                               "coco_checkpoint", "imagenet_checkpoint", "folder_root")},
-              "digits": {"seed": 0, "n_train": 60, "n_val": 20},
+              "digits": {**TINY["digits"]},
               "experiments": {
                   "mine": {**small, "dataset": "folder", "labeled": "all", "predict_images": str(images),
                            "weights": ["scratch", f"imagenet:{paths['weights_file']}"], "model": "deeplab_v2"},
