@@ -14,7 +14,9 @@ from torchvision.transforms.v2._utils import is_pure_tensor, query_size
 # Per data set: RandomCrop padding, horizontal flip, Cutout side (DeVries & Taylor use 16 on CIFAR).
 AUGMENT = {"cifar10": {"pad": 4, "flip": True, "cutout": 16},
            # 8x8 digits: a 1-pixel shift and a 3x3 hole are the CIFAR recipe's 4 and 16 of 32, scaled.
-           "digits_cls": {"pad": 1, "flip": False, "cutout": 3}}
+           "digits_cls": {"pad": 1, "flip": False, "cutout": 3},
+           # 32x32 glyph images: CIFAR's own sizes; no flip, a mirrored digit is another glyph.
+           "digits_glyphs": {"pad": 4, "flip": False, "cutout": 16}}
 
 
 

@@ -96,7 +96,7 @@ def test_editing_the_folder_changes_what_prepare_is_given(capsys, folder, tmp_pa
     assert plan_with(folder).raw_fingerprint("folder") != before
     # Other data sets' params do not change (their existing results stay valid).
     assert flags(Plan(copy.deepcopy(CONFIG)).prepare_options("digits")) == [
-        "--seed", "0", "--n-train", "1000", "--n-val", "300"]
+        "--seed", "0", "--n-train", "1000", "--n-val", "300", "--pretrain-share", "0"]
     # A folder edited between planning and preparing is not prepared as planned.
     code = main(["prepare", "folder", "--folder-root", str(folder), "--fingerprint", before,
                  "--out", str(tmp_path / "out")])
