@@ -67,6 +67,13 @@ class Task:
     def pseudo_set(self, args, info, i: int, t: str, h5, summary):
         return self.op("pseudo_set")(args, info, i, t, h5, summary)
 
+    def pseudo_agreement(self, sets: dict, ids) -> dict:
+        """How often the teachers of two pseudo-label sets of the same images predict the same class."""
+        if "pseudo_agreement" not in self.OPS:
+            raise DMTError(f"{self.name} runs train one model per iteration and their pseudo-label sets keep "
+                           f"only some images: there are no two teachers' predictions of every image to compare")
+        return self.op("pseudo_agreement")(sets, ids)
+
     def plot_examples(self, args, info) -> None:
         return self.op("plot_examples")(args, info)
 
@@ -105,6 +112,7 @@ class SegmentationTask(Task):
         "prediction_files": "dmt.deliver.predict:mask_files",
         "pseudo_store": "dmt.pseudo.segmentation:PseudoLabelStore",
         "pseudo_set": "dmt.report.job:segmentation_set",
+        "pseudo_agreement": "dmt.pseudo.agreement:pixel_agreement",
         "plot_examples": "dmt.report.job:segmentation_example_figure",
         "example_inputs": "dmt.report.plan:segmentation_example_inputs",
         "example_options": "dmt.report.plan:segmentation_example_options",

@@ -95,7 +95,7 @@ def _data_commands(sub) -> None:
 
 
 def _stage_commands(sub) -> None:
-    """train, pseudo, evaluate, convert-coco."""
+    """train, pseudo, agreement, evaluate, convert-coco."""
     p = sub.add_parser("train", help="baseline training, a DMT iteration or the oracle, from a spec file")
     _runtime_args(p)
     p.add_argument("--spec", required=True, help="train spec JSON (dmt.jobs.TrainJob), e.g. "
@@ -114,6 +114,14 @@ def _stage_commands(sub) -> None:
     p.add_argument("--out", required=True, help="HDF5 file to write; its summary, with the digest that "
                    "`train` checks, goes beside it (.json)")
     p.set_defaults(func="dmt.pseudo.job:cmd_pseudo")
+
+    p = sub.add_parser("agreement", help="how often the teachers of two pseudo-label sets predict the same class")
+    p.add_argument("--dataset", required=True, help="the run's data set (its task decides what is compared)")
+    p.add_argument("--sets", required=True, nargs=2, metavar="MODEL=H5",
+                   help="the two sets of one iteration, e.g. A=results/x/iter2/pseudo_A.h5 B=...pseudo_B.h5")
+    p.add_argument("--unlabeled", required=True, help="the unlabeled id list both sets label")
+    p.add_argument("--out", required=True, help="JSON to write, e.g. results/{run}/iter{i}/agreement.json")
+    p.set_defaults(func="dmt.pseudo.job:cmd_agreement")
 
     p = sub.add_parser("evaluate", help="mIoU of a model on val and valtiny")
     _data_args(p)
