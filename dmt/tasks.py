@@ -33,6 +33,8 @@ class Task:
     metric_label: str
     labeled_unit: str  # what a class needs in the labeled set to be learnt
     kept_meaning: str  # what the pseudo-label figure's per-class share is a share of
+    element: str  # what one pseudo label labels (pixel, image): the collapse check's messages
+    kept_key: str  # the pseudo-label summary's count of kept labels per class
     OPS: dict[str, str]
 
     def __repr__(self) -> str:
@@ -96,11 +98,16 @@ class Task:
         """The score of a metrics file (not in percent)."""
         return metrics[self.scored_on][self.metric]
 
+    def kept_per_class(self, summary: dict) -> list[int]:
+        """Kept pseudo labels per class, from a pseudo-label set's summary."""
+        return summary[self.kept_key]
+
 
 class SegmentationTask(Task):
     name, metric, final_metric, scored_on = "segmentation", "miou", "miou", "val"
     metric_label, labeled_unit = "val mIoU", "labeled pixel"
     kept_meaning = "share of the pixels predicted as the class"
+    element, kept_key = "pixel", "kept_counts"
     OPS = {
         "build_dataset": "dmt.data.datasets:segmentation_dataset",
         "write_pseudo_labels": "dmt.pseudo.job:segmentation_labels",
@@ -189,6 +196,7 @@ class ClassificationTask(Task):
     name, metric, final_metric, scored_on = "classification", "accuracy", "acc", "test"
     metric_label, labeled_unit = "test accuracy", "labeled image"
     kept_meaning = "share of the kept images with the label"
+    element, kept_key = "image", "kept_per_class"
     OPS = {
         "build_dataset": "dmt.data.datasets:classification_dataset",
         "write_pseudo_labels": "dmt.pseudo.job:image_labels",

@@ -166,6 +166,18 @@ def _table_commands(sub) -> None:
     p.add_argument("--metrics", required=True, nargs="+", metavar="I:M=FILE",
                    help="metrics of model M (A, B) after iteration I (0 = baseline)")
     p.add_argument("--out", required=True)
+    p.add_argument("--rounds", help="also write the collapse check's per-round record here (JSON), e.g. "
+                   "results/{run}/rounds_miou.json")
+    p.add_argument("--pseudo", nargs="+", metavar="I:T=FILE",
+                   help="collapse check: the summary (.json) of teacher T's pseudo-label set of iteration I")
+    p.add_argument("--agreement", nargs="+", metavar="I=FILE",
+                   help="collapse check, two models: the agreement file of iteration I (python -m dmt agreement)")
+    p.add_argument("--valtiny-drop", type=float,
+                   help="collapse check (with --rounds): warn where a model's valtiny score falls by more than "
+                        "this in one round (config collapse.valtiny_drop)")
+    p.add_argument("--agreement-level", type=float,
+                   help="collapse check (with --rounds): warn where the two models agree on more than this "
+                        "share of the unlabeled set (config collapse.agreement)")
     p.set_defaults(func="dmt.evaluation.job:cmd_final")
 
 
