@@ -140,7 +140,7 @@ def _stage_commands(sub) -> None:
 
 
 def _table_commands(sub) -> None:
-    """compare, summary, final."""
+    """compare, summary, rounds, final."""
     from dmt.tasks import TASKS
 
     p = sub.add_parser("compare", help="a comparison's table: methods x split seeds, mean and std (pandas)")
@@ -160,6 +160,12 @@ def _table_commands(sub) -> None:
     p.add_argument("--title", default="Every run with results: baseline and final model (each selected on "
                    "valtiny), the oracle where trained; % (val mIoU or test accuracy)")
     p.set_defaults(func="dmt.report.table_job:cmd_summary")
+
+    p = sub.add_parser("rounds", help="a run's collapse check per round (its rounds record) as a table")
+    p.add_argument("--rounds", required=True, help="the record, results/{run}/rounds_miou.json (rounds_acc.json)")
+    p.add_argument("--name", required=True, help="the run, for the title")
+    p.add_argument("--out", required=True, help="CSV to write (Markdown and HTML beside it)")
+    p.set_defaults(func="dmt.report.table_job:cmd_rounds")
 
     p = sub.add_parser("final", help="select the final model on valtiny, report val (or test)")
     p.add_argument("--dataset", required=True, help="the run's data set (its task decides the rule)")
