@@ -8,8 +8,8 @@ change from iteration i - 1; each pseudo-label set of the iteration (the pseudo 
 keyed by its teacher) with its alpha, kept share, the precision of its kept labels where the
 unlabeled images have ground truth, and the classes with at least one kept label; and, for two
 models, the share of the unlabeled set on which the two models of iteration i - 1 predict the
-same class (``dmt.pseudo.agreement``). What does not apply (no pseudo-label files for online
-self-training, no second model) is "n/a".
+same class and its mean over classes (``dmt.pseudo.agreement``). What does not apply (no
+pseudo-label files for online self-training, no second model) is "n/a".
 
 A round warns when a model's valtiny score falls by more than ``collapse.valtiny_drop`` from its
 previous iteration, when a teacher's set keeps no label of a class that its set of the previous
@@ -104,17 +104,22 @@ def kept_set(task, summary: dict, class_names: Sequence[str], where) -> dict:
             "classes_without_kept": [names[c] for c, k in enumerate(kept) if k <= 0]}
 
 
-def agreement_value(data: dict, where) -> float:
-    """The agreement an agreement file (``python -m dmt agreement``) records."""
-    value = data.get("agreement")
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-        raise DMTError(f"agreement file {where} records no agreement between 0 and 1 (got {value!r}); "
-                       f"{rerun_hint(where)}")
-    return float(value)
+def _share(value) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and 0 <= value <= 1
+
+
+def agreement_values(data: dict, where) -> dict:
+    """What an agreement file (``python -m dmt agreement``) records: the share of the unlabeled set
+    both models label alike and, where recorded, its class mean (n/a otherwise)."""
+    value, per_class = data.get("agreement"), data.get("class_agreement")
+    if not _share(value) or not (per_class is None or _share(per_class)):
+        raise DMTError(f"agreement file {where} records no agreement between 0 and 1 (got {value!r}, class "
+                       f"mean {per_class!r}); {rerun_hint(where)}")
+    return {"agreement": float(value), "class_agreement": NA if per_class is None else float(per_class)}
 
 
 def round_records(scores: dict[str, list[float]], sets: dict[tuple[int, str], dict],
-                  agreements: dict[int, float]) -> list[dict]:
+                  agreements: dict[int, dict]) -> list[dict]:
     """One record per iteration i >= 1: valtiny scores and changes, pseudo-label sets, agreement."""
     out = []
     for i in range(1, len(next(iter(scores.values())))):
@@ -123,7 +128,7 @@ def round_records(scores: dict[str, list[float]], sets: dict[tuple[int, str], di
                     "valtiny": {m: s[i] for m, s in scores.items()},
                     "valtiny_change": {m: s[i] - s[i - 1] for m, s in scores.items()},
                     "pseudo": own or NA,
-                    "agreement": agreements.get(i, NA)})
+                    **agreements.get(i, {"agreement": NA, "class_agreement": NA})})
     return out
 
 
@@ -171,7 +176,7 @@ def collapse_check(task, metrics: dict[tuple[int, str], Path], sets: dict[tuple[
     _in_rounds(set(agreements), last, "agreement files")
     kept = {key: kept_set(task, _read(path, "pseudo-label summary"), class_names, path)
             for key, path in sets.items()}
-    agreed = {i: agreement_value(_read(path, "agreement file"), path) for i, path in agreements.items()}
+    agreed = {i: agreement_values(_read(path, "agreement file"), path) for i, path in agreements.items()}
     rounds = round_records(scores, kept, agreed)
     add_warnings(task, rounds, margins)
     return {"task": task.name, "metric": task.metric, "margins": asdict(margins),

@@ -18,17 +18,33 @@ import numpy as np
 from dmt.errors import DMTError
 
 
-def count_agreement(first, second) -> tuple[int, int]:
-    """(elements on which the two label arrays hold the same class, elements) of arrays of one shape."""
-    first, second = np.asarray(first), np.asarray(second)
+def agreement_matrix(first, second, num_classes: int) -> np.ndarray:
+    """[C, C] counts of the elements that ``first`` labels row class and ``second`` column class,
+    for two label arrays of one shape."""
+    first, second = np.asarray(first, dtype=np.int64), np.asarray(second, dtype=np.int64)
     if first.shape != second.shape:
         raise DMTError(f"label maps of shapes {first.shape} and {second.shape} cannot be compared")
-    return int(np.count_nonzero(first == second)), int(first.size)
+    if first.size and (min(first.min(), second.min()) < 0 or max(first.max(), second.max()) >= num_classes):
+        raise DMTError(f"labels outside the {num_classes} classes")
+    flat = (first * num_classes + second).ravel()
+    return np.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+
+
+def summarize_agreement(matrix: np.ndarray) -> dict:
+    """The share of elements both label alike, and per class the IoU of the two labelings' regions
+    of that class (None where neither predicts it), with its mean: on a set that one class
+    dominates (background) the share stays high for any two models, the class mean does not."""
+    total, same = int(matrix.sum()), int(np.trace(matrix))
+    union = matrix.sum(axis=0) + matrix.sum(axis=1) - np.diag(matrix)
+    per_class = [float(matrix[c, c] / u) if u else None for c, u in enumerate(union)]
+    scored = [v for v in per_class if v is not None]
+    return {"agreement": same / total if total else None, "agreeing": same, "elements": total,
+            "class_agreement": float(np.mean(scored)) if scored else None, "class_agreement_per_class": per_class}
 
 
 def pixel_agreement(sets: dict[str, Path], ids: Sequence[str]) -> dict:
-    """Segmentation: the share of the pixels of ``ids`` on which the teachers of the two sets
-    (name -> pseudo-label file) predict the same class."""
+    """Segmentation: how the teachers of the two sets (name -> pseudo-label file) agree over the
+    pixels of ``ids`` (``summarize_agreement``)."""
     from dmt.pseudo.segmentation import PseudoLabelStore
 
     if len(sets) != 2:
@@ -38,18 +54,16 @@ def pixel_agreement(sets: dict[str, Path], ids: Sequence[str]) -> dict:
     if a.num_classes != b.num_classes:
         raise DMTError(f"{path_a} labels {a.num_classes} classes and {path_b} {b.num_classes}: they are not "
                        f"sets of one run")
-    same = total = 0
+    matrix = np.zeros((a.num_classes, a.num_classes), dtype=np.int64)
     try:
         for image_id in ids:
             try:
-                agree, n = count_agreement(a.argmax(image_id), b.argmax(image_id))
+                matrix += agreement_matrix(a.argmax(image_id), b.argmax(image_id), a.num_classes)
             except DMTError as e:
                 raise DMTError(f"image {image_id}: {e}") from None
-            same, total = same + agree, total + n
     finally:
         a.close()
         b.close()
-    if not total:
+    if not matrix.sum():
         raise DMTError(f"{path_a} and {path_b} label no pixel: the unlabeled split is empty")
-    return {"agreement": same / total, "agreeing": same, "elements": total, "element": "pixel",
-            "models": [name_a, name_b]}
+    return {**summarize_agreement(matrix), "element": "pixel", "models": [name_a, name_b]}

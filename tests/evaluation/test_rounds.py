@@ -47,7 +47,8 @@ def summary_files(tmp_path, kept: dict, ground_truth=True, key="kept_counts") ->
 
 
 def agreement_files(tmp_path, values: dict) -> dict:
-    return {i: write(tmp_path / f"agreement_{i}.json", {"agreement": a, "elements": 100}) for i, a in values.items()}
+    return {i: write(tmp_path / f"agreement_{i}.json", {"agreement": a, "class_agreement": a / 2, "elements": 100})
+            for i, a in values.items()}
 
 
 def check(tmp_path, scores=HEALTHY, kept=None, agreement=None, margins=MARGINS):
@@ -64,6 +65,7 @@ def test_a_healthy_history_stays_quiet_and_records_every_round(tmp_path):
     first, second = record["rounds"]
     assert first["iteration"] == 1 and first["valtiny"] == {"A": 0.45, "B": 0.46}
     assert second["valtiny_change"]["B"] == pytest.approx(-0.02) and first["agreement"] == 0.9
+    assert first["class_agreement"] == 0.45  # recorded, never warned about
     assert second["pseudo"]["A"] == {"alpha": 1.0, "kept_fraction": 0.5, "kept_precision": 0.8,
                                      "kept_classes": list(CLASSES), "classes_without_kept": []}
     assert record["valtiny_by_iteration"] == HEALTHY
@@ -113,11 +115,11 @@ def test_single_model_and_online_runs_record_what_applies(tmp_path):
     record = collapse_check(SEG, metrics_files(tmp_path, one),
                             summary_files(tmp_path, {(1, "A"): [1, 1, 1, 1], (2, "A"): [1, 1, 1, 1]},
                                           ground_truth=False), {}, MARGINS, CLASSES)
-    assert [r["agreement"] for r in record["rounds"]] == [NA, NA]
+    assert [(r["agreement"], r["class_agreement"]) for r in record["rounds"]] == [(NA, NA), (NA, NA)]
     assert record["rounds"][0]["pseudo"]["A"]["kept_precision"] == NA  # no ground truth
     online = collapse_check(SEG, metrics_files(tmp_path, {"A": [0.4, 0.5]}), {}, {}, MARGINS, CLASSES)
     assert online["rounds"] == [{"iteration": 1, "valtiny": {"A": 0.5}, "valtiny_change": {"A": pytest.approx(0.1)},
-                                 "pseudo": NA, "agreement": NA, "warnings": []}]
+                                 "pseudo": NA, "agreement": NA, "class_agreement": NA, "warnings": []}]
 
 
 def test_classification_reads_its_own_keys_through_the_task(tmp_path):

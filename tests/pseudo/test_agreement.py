@@ -7,7 +7,7 @@ import pytest
 
 from dmt.cli import main
 from dmt.errors import DMTError
-from dmt.pseudo.agreement import count_agreement, pixel_agreement
+from dmt.pseudo.agreement import agreement_matrix, pixel_agreement, summarize_agreement
 from dmt.pseudo.segmentation import PseudoLabelWriter
 from dmt.store.atomic import write_json
 from dmt.store.integrity import sidecar_fields, sidecar_path
@@ -27,12 +27,22 @@ def write_set(path, labels: dict, conf: float = 0.6, alpha: float = 0.2):
     return path
 
 
-def test_count_agreement_on_hand_made_arrays():
-    assert count_agreement(A["x"], B["x"]) == (3, 4)
-    assert count_agreement(np.zeros((2, 3), np.uint8), np.zeros((2, 3), np.int64)) == (6, 6)
-    assert count_agreement([[1, 2]], [[2, 1]]) == (0, 2)
+def test_agreement_on_hand_made_arrays():
+    m = agreement_matrix(A["x"], B["x"], 3)
+    assert m.tolist() == [[1, 1, 0], [0, 2, 0], [0, 0, 0]]  # rows: A's class, columns: B's
+    out = summarize_agreement(m)
+    assert (out["agreeing"], out["elements"], out["agreement"]) == (3, 4, 0.75)
+    # class 0: 1 pixel both, 2 either (IoU 1/2); class 1: 2 of 3 (2/3); class 2: neither predicts it
+    assert out["class_agreement_per_class"] == [0.5, pytest.approx(2 / 3), None]
+    assert out["class_agreement"] == pytest.approx((0.5 + 2 / 3) / 2)
+    assert summarize_agreement(agreement_matrix([[1, 2]], [[2, 1]], 3))["agreement"] == 0.0
+    # one class everywhere but a little: the share is high, the class mean is not
+    bg = summarize_agreement(agreement_matrix([0] * 98 + [1, 2], [0] * 98 + [2, 1], 3))
+    assert bg["agreement"] == 0.98 and bg["class_agreement"] == pytest.approx(1 / 3)
     with pytest.raises(DMTError, match=r"shapes \(2, 2\) and \(1, 3\)"):
-        count_agreement(A["x"], B["y"])
+        agreement_matrix(A["x"], B["y"], 3)
+    with pytest.raises(DMTError, match="outside the 2 classes"):
+        agreement_matrix(A["y"], B["y"], 2)
 
 
 def test_pixel_agreement_compares_every_pixel_before_the_thresholds(tmp_path):
@@ -41,6 +51,8 @@ def test_pixel_agreement_compares_every_pixel_before_the_thresholds(tmp_path):
     # the thresholds drop most pixels (alpha 0.2), the argmax comparison counts all 7
     assert out["agreeing"] == 5 and out["elements"] == 7
     assert out["agreement"] == pytest.approx(5 / 7) and out["models"] == ["A", "B"]
+    # class 0: 1 pixel both of 3 either (x's first, x's second for A, y's last for B); 1 and 2: 2 of 3
+    assert out["class_agreement"] == pytest.approx((1 / 3 + 2 / 3 + 2 / 3) / 3)
     assert pixel_agreement({"A": sets["A"], "A2": sets["A"]}, ["x", "y"])["agreement"] == 1.0
     with pytest.raises(DMTError, match="does not match the unlabeled split"):
         pixel_agreement(sets, ["x"])
