@@ -36,26 +36,27 @@ def _percent(value) -> float:
 
 
 def _row(r: dict, teachers: list[str]) -> dict:
-    i = r["iteration"]
-    row: dict = {"iteration": i}
+    row: dict = {"iteration": r["iteration"]}
     for m, score in r["valtiny"].items():
         row[f"valtiny {m}"] = _percent(score)
         row[f"change {m}"] = _percent(r["valtiny_change"][m])
     sets = r["pseudo"] if isinstance(r["pseudo"], dict) else {}
     for t in teachers:
         kept = sets.get(t)
-        row[f"precision {t}"] = _percent(kept["kept_precision"]) if kept else math.nan
-        row[f"classes {t}"] = (f"{len(kept['kept_classes'])} of "
-                               f"{len(kept['kept_classes']) + len(kept['classes_without_kept'])}") if kept else ""
+        # named as its file (pseudo_A.h5: teacher A's set, which trains B), not as a model
+        row[f"pseudo_{t} precision"] = _percent(kept["kept_precision"]) if kept else math.nan
+        classes = len(kept["kept_classes"]) + len(kept["classes_without_kept"]) if kept else 0
+        row[f"pseudo_{t} classes"] = f"{len(kept['kept_classes'])} of {classes}" if kept else ""
     row["agreement"] = _percent(r["agreement"])
+    row["class agreement"] = _percent(r["class_agreement"])
     row["warnings"] = "; ".join(w.partition(": ")[2] for w in r["warnings"])
     return row
 
 
 def rounds_table(record: dict, where="the rounds record") -> pd.DataFrame:
-    """One row per round of the record: valtiny per model and its change (points), each teacher's
-    set (its teacher is the model of the previous iteration) with its precision and the classes it
-    kept of all, the agreement, and the warnings (without their iteration prefix)."""
+    """One row per round of the record: valtiny per model and its change (points), each pseudo-label
+    set (pseudo_T: teacher T of the previous iteration) with its precision and the classes it kept
+    of all, the agreement and its class mean, and the warnings (without their iteration prefix)."""
     try:
         rounds = record["rounds"]
         teachers = sorted({t for r in rounds if isinstance(r["pseudo"], dict) for t in r["pseudo"]})
@@ -69,6 +70,6 @@ def title(name: str, record: dict) -> str:
     """The table's title: the run, how many warnings, and when a round warns."""
     margins, warnings = record["margins"], record["warnings"]
     said = f"{len(warnings)} warning(s)" if warnings else "no warnings"
-    return (f"{name}: collapse check per round, {said} (a warning: valtiny {record['metric']} falling by more "
-            f"than {100 * margins['valtiny_drop']:g} points in a round, a class leaving a teacher's kept "
-            f"labels, the two models agreeing on more than {100 * margins['agreement']:g}%); %")
+    return (f"{name}: collapse check per round, {said}; values in %. A round warns where a model's valtiny "
+            f"{record['metric']} falls by more than {100 * margins['valtiny_drop']:g} points, a class leaves a "
+            f"teacher's kept labels, or the two models agree on more than {100 * margins['agreement']:g}%")

@@ -15,9 +15,10 @@ RECORD = {
     "valtiny_by_iteration": {"A": [0.4, 0.5, 0.3], "B": [0.4, 0.45, 0.5]},
     "rounds": [
         {"iteration": 1, "valtiny": {"A": 0.5, "B": 0.45}, "valtiny_change": {"A": 0.1, "B": 0.05},
-         "pseudo": {"A": KEPT, "B": {**KEPT, "kept_precision": "n/a"}}, "agreement": 0.9, "warnings": []},
+         "pseudo": {"A": KEPT, "B": {**KEPT, "kept_precision": "n/a"}}, "agreement": 0.9,
+         "class_agreement": 0.6, "warnings": []},
         {"iteration": 2, "valtiny": {"A": 0.3, "B": 0.5}, "valtiny_change": {"A": -0.2, "B": 0.05},
-         "pseudo": {"A": KEPT, "B": KEPT}, "agreement": "n/a",
+         "pseudo": {"A": KEPT, "B": KEPT}, "agreement": "n/a", "class_agreement": "n/a",
          "warnings": ["iteration 2: model A's valtiny miou fell by 0.200 (0.500 -> 0.300), more than ..."]},
     ],
 }
@@ -26,15 +27,17 @@ RECORD["warnings"] = RECORD["rounds"][1]["warnings"]
 
 def test_one_row_per_round_in_percent_with_its_warnings():
     table = rounds_table(RECORD)
-    assert list(table.columns) == ["iteration", "valtiny A", "change A", "valtiny B", "change B", "precision A",
-                                   "classes A", "precision B", "classes B", "agreement", "warnings"]
+    assert list(table.columns) == ["iteration", "valtiny A", "change A", "valtiny B", "change B",
+                                   "pseudo_A precision", "pseudo_A classes", "pseudo_B precision", "pseudo_B classes",
+                                   "agreement", "class agreement", "warnings"]
     first, second = table.to_dict("records")
     assert first["valtiny A"] == pytest.approx(50) and second["change A"] == pytest.approx(-20)
-    assert first["classes A"] == "2 of 3" and first["precision A"] == pytest.approx(90)
-    assert math.isnan(first["precision B"]) and math.isnan(second["agreement"])  # n/a: blank cells
+    assert first["pseudo_A classes"] == "2 of 3" and first["pseudo_A precision"] == pytest.approx(90)
+    assert first["class agreement"] == pytest.approx(60)
+    assert math.isnan(first["pseudo_B precision"]) and math.isnan(second["agreement"])  # n/a: blank cells
     assert first["warnings"] == "" and second["warnings"].startswith("model A's valtiny miou fell by 0.200")
-    assert title("tiny", RECORD).startswith("tiny: collapse check per round, 1 warning(s) (a warning: valtiny "
-                                            "miou falling by more than 3 points")
+    assert title("tiny", RECORD).startswith("tiny: collapse check per round, 1 warning(s); values in %. A round "
+                                            "warns where a model's valtiny miou falls by more than 3 points")
     assert "no warnings" in title("tiny", {**RECORD, "warnings": []})
 
 
