@@ -35,6 +35,8 @@ class Task:
     selection_label: str
     labeled_unit: str  # what a class needs in the labeled set to be learnt
     kept_meaning: str  # what the pseudo-label figure's per-class share is a share of
+    element: str  # what one pseudo label labels (pixel, image): the collapse check's messages
+    kept_key: str  # the pseudo-label summary's count of kept labels per class
     OPS: dict[str, str]
 
     def __repr__(self) -> str:
@@ -69,6 +71,13 @@ class Task:
     def pseudo_set(self, args, info, i: int, t: str, h5, summary):
         return self.op("pseudo_set")(args, info, i, t, h5, summary)
 
+    def pseudo_agreement(self, sets: dict, ids) -> dict:
+        """How often the teachers of two pseudo-label sets of the same images predict the same class."""
+        if "pseudo_agreement" not in self.OPS:
+            raise DMTError(f"{self.name} runs train one model per iteration and their pseudo-label sets keep "
+                           f"only some images: there are no two teachers' predictions of every image to compare")
+        return self.op("pseudo_agreement")(sets, ids)
+
     def plot_examples(self, args, info) -> None:
         return self.op("plot_examples")(args, info)
 
@@ -101,12 +110,17 @@ class Task:
         """The candidate a look at the reported split picks: no valid selection, for reference."""
         return final["oracle_choice"]["model"]
 
+    def kept_per_class(self, summary: dict) -> list[int]:
+        """Kept pseudo labels per class, from a pseudo-label set's summary."""
+        return summary[self.kept_key]
+
 
 class SegmentationTask(Task):
     name, metric, final_metric, scored_on = "segmentation", "miou", "miou", "val"
     metric_label, labeled_unit = "val mIoU", "labeled pixel"
     selection_metric, selection_label = "miou", "valtiny mIoU"
     kept_meaning = "share of the pixels predicted as the class"
+    element, kept_key = "pixel", "kept_counts"
     OPS = {
         "build_dataset": "dmt.data.datasets:segmentation_dataset",
         "write_pseudo_labels": "dmt.pseudo.job:segmentation_labels",
@@ -118,6 +132,7 @@ class SegmentationTask(Task):
         "prediction_files": "dmt.deliver.predict:mask_files",
         "pseudo_store": "dmt.pseudo.segmentation:PseudoLabelStore",
         "pseudo_set": "dmt.report.job:segmentation_set",
+        "pseudo_agreement": "dmt.pseudo.agreement:pixel_agreement",
         "plot_examples": "dmt.report.job:segmentation_example_figure",
         "example_inputs": "dmt.report.plan:segmentation_example_inputs",
         "example_options": "dmt.report.plan:segmentation_example_options",
@@ -199,6 +214,7 @@ class ClassificationTask(Task):
     metric_label, labeled_unit = "test accuracy", "labeled image"
     selection_metric, selection_label = "fine_grained_accuracy", "valtiny fine-grained accuracy"
     kept_meaning = "share of the kept images with the label"
+    element, kept_key = "image", "kept_per_class"
     OPS = {
         "build_dataset": "dmt.data.datasets:classification_dataset",
         "write_pseudo_labels": "dmt.pseudo.job:image_labels",

@@ -102,7 +102,7 @@ def _data_commands(sub) -> None:
 
 
 def _stage_commands(sub) -> None:
-    """train, pseudo, evaluate, convert-coco."""
+    """train, pseudo, agreement, evaluate, convert-coco."""
     p = sub.add_parser("train", help="baseline training, a DMT iteration or the oracle, from a spec file")
     _runtime_args(p)
     p.add_argument("--spec", required=True, help="train spec JSON (dmt.jobs.TrainJob), e.g. "
@@ -122,6 +122,14 @@ def _stage_commands(sub) -> None:
                    "`train` checks, goes beside it (.json)")
     p.set_defaults(func="dmt.pseudo.job:cmd_pseudo")
 
+    p = sub.add_parser("agreement", help="how often the teachers of two pseudo-label sets predict the same class")
+    p.add_argument("--dataset", required=True, help="the run's data set (its task decides what is compared)")
+    p.add_argument("--sets", required=True, nargs=2, metavar="MODEL=H5",
+                   help="the two sets of one iteration, e.g. A=results/x/iter2/pseudo_A.h5 B=...pseudo_B.h5")
+    p.add_argument("--unlabeled", required=True, help="the unlabeled id list both sets label")
+    p.add_argument("--out", required=True, help="JSON to write, e.g. results/{run}/iter{i}/agreement.json")
+    p.set_defaults(func="dmt.pseudo.job:cmd_agreement")
+
     p = sub.add_parser("evaluate", help="mIoU of a model on val and valtiny")
     _data_args(p)
     _runtime_args(p)
@@ -139,7 +147,7 @@ def _stage_commands(sub) -> None:
 
 
 def _table_commands(sub) -> None:
-    """compare, summary, final."""
+    """compare, summary, rounds, final."""
     from dmt.tasks import TASKS
 
     p = sub.add_parser("compare", help="a comparison's table: methods x split seeds, mean, std, 95%% intervals "
@@ -162,11 +170,29 @@ def _table_commands(sub) -> None:
                    "valtiny), the oracle where trained; % (val mIoU or test accuracy)")
     p.set_defaults(func="dmt.report.table_job:cmd_summary")
 
+    p = sub.add_parser("rounds", help="a run's collapse check per round (its rounds record) as a table")
+    p.add_argument("--rounds", required=True, help="the record, results/{run}/rounds_miou.json (rounds_acc.json)")
+    p.add_argument("--name", required=True, help="the run, for the title")
+    p.add_argument("--out", required=True, help="CSV to write (Markdown and HTML beside it)")
+    p.set_defaults(func="dmt.report.table_job:cmd_rounds")
+
     p = sub.add_parser("final", help="select the final model on valtiny, report val (or test)")
     p.add_argument("--dataset", required=True, help="the run's data set (its task decides the rule)")
     p.add_argument("--metrics", required=True, nargs="+", metavar="I:M=FILE",
                    help="metrics of model M (A, B) after iteration I (0 = baseline)")
     p.add_argument("--out", required=True)
+    p.add_argument("--rounds", help="also write the collapse check's per-round record here (JSON), e.g. "
+                   "results/{run}/rounds_miou.json")
+    p.add_argument("--pseudo", nargs="+", metavar="I:T=FILE",
+                   help="collapse check: the summary (.json) of teacher T's pseudo-label set of iteration I")
+    p.add_argument("--agreement", nargs="+", metavar="I=FILE",
+                   help="collapse check, two models: the agreement file of iteration I (python -m dmt agreement)")
+    p.add_argument("--valtiny-drop", type=float,
+                   help="collapse check (with --rounds): warn where a model's valtiny score falls by more than "
+                        "this in one round (config collapse.valtiny_drop)")
+    p.add_argument("--agreement-level", type=float,
+                   help="collapse check (with --rounds): warn where the two models agree on more than this "
+                        "share of the unlabeled set (config collapse.agreement)")
     p.set_defaults(func="dmt.evaluation.job:cmd_final")
 
 

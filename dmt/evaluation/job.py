@@ -69,10 +69,37 @@ def cmd_final(args) -> None:
     from dmt.data.registry import dataset_info
     from dmt.store.atomic import write_json
 
-    prepare_outputs(args.out)
+    prepare_outputs(args.out, args.rounds)
     metrics = iteration_files(args.metrics, "--metrics", "0:A=results/x/iter0/A/metrics.json")
+    info = dataset_info(args.dataset)
     try:
-        result = task_of(dataset_info(args.dataset)).select_final(metrics)
+        result = task_of(info).select_final(metrics)
     except (OSError, KeyError, ValueError) as e:
         raise DMTError(f"cannot summarise {args.out}: {e}") from e
+    record = _rounds(args, metrics, info) if args.rounds else None
     write_json(args.out, result)
+    if record is not None:
+        from dmt.evaluation.rounds import log_warnings
+
+        write_json(args.rounds, record)
+        log_warnings(record, args.rounds)
+
+
+def _rounds(args, metrics, info) -> dict:
+    """The collapse check's per-round record (dmt.evaluation.rounds), before either output is written."""
+    from dmt.evaluation.rounds import Margins, collapse_check
+    from dmt.items import named_files
+
+    sets = iteration_files(args.pseudo or [], "--pseudo", "1:B=results/x/iter1/pseudo_B.json")
+    agreements = {}
+    for key, path in named_files(args.agreement or [], "--agreement", "ITERATION=FILE",
+                                 "1=results/x/iter1/agreement.json"):
+        if not key.isdigit():
+            raise DMTError(f"--agreement takes ITERATION=FILE items, e.g. 1=results/x/iter1/agreement.json; "
+                           f"got {key}={path}")
+        agreements[int(key)] = path
+    if args.valtiny_drop is None or args.agreement_level is None:
+        raise DMTError("--rounds needs the collapse check's margins: --valtiny-drop and --agreement-level "
+                       "(config collapse.valtiny_drop and collapse.agreement)")
+    margins = Margins(valtiny_drop=args.valtiny_drop, agreement=args.agreement_level)
+    return collapse_check(task_of(info), metrics, sets, agreements, margins, info.class_names)

@@ -180,6 +180,12 @@ class Plan:
         r.check_final(metric)
         return r.final_metrics()
 
+    def final_inputs(self, run: str, metric: str) -> list[str]:
+        """Every file `final` reads for ``results/{run}/final_{metric}.json`` and its collapse check."""
+        r = self.run(run)
+        r.check_final(metric)
+        return r.final_inputs()
+
     def runs_json(self, runs) -> str:
         """JSON for `dmt summary`: each run's final result, its experiment's facts, and the
         experiment's oracle metrics where they exist (an oracle is trained only on request)."""

@@ -32,9 +32,17 @@ class Run:
     def pseudo_path(self, i: int, t: str) -> str:
         return f"results/{self.name}/iter{i}/pseudo_{t}.h5"
 
+    def agreement_path(self, i: int) -> str:
+        return f"results/{self.name}/iter{i}/agreement.json"
+
     @property
     def final_path(self) -> str:
         return f"results/{self.name}/final_{self.metric}.json"
+
+    @property
+    def rounds_path(self) -> str:
+        """The collapse check's per-round record, written by the final job beside the final JSON."""
+        return f"results/{self.name}/rounds_{self.metric}.json"
 
     @property
     def final_model_path(self) -> str:
@@ -62,13 +70,32 @@ class Run:
         return self.exp.inference_options()
 
     def final_options(self, metric: str) -> dict:
-        """Options of `python -m dmt final` for ``results/{run}/final_{metric}.json``."""
+        """Options of `python -m dmt final` for ``results/{run}/final_{metric}.json``, and for its
+        collapse check (``rounds_path``): the pseudo-label summaries, the agreement files and the
+        margins (params of the final rule alone: a new margin reruns only that job)."""
         self.check_final(metric)
-        return {"dataset": self.exp.dataset, "metrics": self.final_metrics()}
+        collapse = self.exp.cfg["collapse"]
+        return {"dataset": self.exp.dataset, "metrics": self.final_metrics(),
+                "pseudo": self.pseudo_summaries() or None, "agreement": self.agreement_files() or None,
+                "valtiny_drop": collapse["valtiny_drop"], "agreement_level": collapse["agreement"]}
+
+    def final_inputs(self) -> list[str]:
+        """Every file `python -m dmt final` reads (final_options)."""
+        return [*self.final_metrics().values(), *self.pseudo_summaries().values(), *self.agreement_files().values()]
 
     def teacher(self, m: str) -> str:
         """The model whose previous iteration labels for student ``m``."""
         return {"A": "B", "B": "A"}[m] if len(self.models) == 2 else m
+
+    @property
+    def teachers(self) -> list[str]:
+        """The models whose pseudo-label sets the run makes each iteration (none for online self-training)."""
+        return [] if self.method.online else sorted({self.teacher(m) for m in self.models})
+
+    @property
+    def compares_teachers(self) -> bool:
+        """Whether each iteration has two teachers whose predictions can be compared (two models)."""
+        return len(self.teachers) == 2
 
     def deliverables(self) -> list[str]:
         """What the run is for (the workflow's default targets): its final summary, its exported
@@ -77,11 +104,12 @@ class Run:
         return out + [self.predictions_path] if self.exp.cfg.get("predict_images") else out
 
     def targets(self) -> list[str]:
-        out = self.deliverables()
+        out = [*self.deliverables(), self.rounds_path]
         last = self.iterations
         out += [f"results/{self.name}/iter{{1..{last}}}/{m}/model.pt" for m in self.models]
-        if not self.method.online:
-            out += [f"results/{self.name}/iter{{1..{last}}}/pseudo_{self.teacher(m)}.h5" for m in self.models]
+        out += [f"results/{self.name}/iter{{1..{last}}}/pseudo_{t}.h5" for t in self.teachers]
+        if self.compares_teachers:
+            out.append(f"results/{self.name}/iter{{1..{last}}}/agreement.json")
         if self.is_base:
             out += [self.exp.baseline_path(m) for m in self.models]
             if self.exp.info.unlabeled_masks:
@@ -129,6 +157,32 @@ class Run:
                          unlabeled=e.split_file("unlabeled"), alpha=e.cfg["dmt"]["alphas"][i - 1],
                          batch_size=e.cfg["inference_batch_size"], **e.strategy.pseudo_fields(e.cfg),
                          amp=e.cfg["amp"], with_truth=e.info.unlabeled_masks)
+
+    def agreement_options(self, i: int) -> dict:
+        """Options of `python -m dmt agreement` for iteration ``i``: the two teachers' sets of the
+        unlabeled images (the models of iteration ``i`` - 1)."""
+        if not self.compares_teachers or not 1 <= i <= self.iterations:
+            raise self._no_such(self.agreement_path(i))
+        e = self.exp
+        return {"dataset": e.dataset, "sets": {t: self.pseudo_path(i, t) for t in self.teachers},
+                "unlabeled": e.split_file("unlabeled")}
+
+    def agreement_inputs(self, i: int) -> list[str]:
+        """The sets, their summaries (which hold the digests `agreement` checks) and the id list."""
+        options = self.agreement_options(i)
+        sets = list(options["sets"].values())
+        return [*sets, *(p.replace(".h5", ".json") for p in sets), options["unlabeled"]]
+
+    def pseudo_summaries(self) -> dict[str, str]:
+        """``"{i}:{t}"`` -> the summary of every pseudo-label set of the run (teacher t of iteration i - 1)."""
+        return {f"{i}:{t}": self.pseudo_path(i, t).replace(".h5", ".json")
+                for i in range(1, self.iterations + 1) for t in self.teachers}
+
+    def agreement_files(self) -> dict[str, str]:
+        """``"{i}"`` -> the agreement file of every iteration with two teachers (none otherwise)."""
+        if not self.compares_teachers:
+            return {}
+        return {str(i): self.agreement_path(i) for i in range(1, self.iterations + 1)}
 
     def final_metrics(self) -> dict[str, str]:
         """``"{i}:{m}"`` -> metrics file of every model of the run, iteration 0 included."""

@@ -70,3 +70,22 @@ def segmentation_labels(job, model, meta, dataset, out, device, keep) -> None:
     keep(summary)
     log.info("pseudo labels -> %s: kept %.1f%% of pixels, accuracy of kept %s", out,
              100 * summary["kept_fraction"], _accuracy(job, summary))
+
+
+def cmd_agreement(args) -> None:
+    """``python -m dmt agreement``: how often the teachers of two sets of one iteration (models A and
+    B of the previous one) predict the same class on the unlabeled set (dmt.pseudo.agreement)."""
+    from dmt.data.registry import dataset_info
+    from dmt.items import named_files
+    from dmt.store.atomic import write_json
+    from dmt.store.integrity import verify
+
+    prepare_outputs(args.out)
+    sets = dict(named_files(args.sets, "--sets", "MODEL=FILE", "A=results/x/iter1/pseudo_A.h5"))
+    # Checked against the digests their jobs recorded before anything parses them.
+    digests = {name: verify(path, required=True) for name, path in sets.items()}
+    result = task_of(dataset_info(args.dataset)).pseudo_agreement(sets, read_ids(args.unlabeled))
+    write_json(args.out, {**result, "sets": {name: {"file": str(path), "digest": digests[name]}
+                                             for name, path in sets.items()}})
+    log.info("agreement of the teachers of %s: %.2f%% of %d %ss", " and ".join(map(str, sets.values())),
+             100 * result["agreement"], result["elements"], result["element"])

@@ -207,15 +207,22 @@ class PseudoLabelStore:
             self._checked, self._pid = True, os.getpid()
         return self._file
 
-    def raw(self, image_id: str) -> tuple[np.ndarray, np.ndarray]:
-        """Teacher argmax and confidence, no threshold applied."""
+    def _read(self, group: str, image_id: str) -> np.ndarray:
         f = self._open()
         try:
-            return f["labels"][image_id][()], f["conf"][image_id][()]
+            return f[group][image_id][()]
         except KeyError:
             raise DMTError(f"{self.path} holds no pseudo labels for id {image_id!r}") from None
         except OSError as e:
             raise DMTError(f"{self.path}: cannot read {image_id!r} ({e}); the file is corrupt") from e
+
+    def raw(self, image_id: str) -> tuple[np.ndarray, np.ndarray]:
+        """Teacher argmax and confidence, no threshold applied."""
+        return self._read("labels", image_id), self._read("conf", image_id)
+
+    def argmax(self, image_id: str) -> np.ndarray:
+        """Teacher argmax alone (no threshold): what comparing two teachers reads, half the bytes of ``raw``."""
+        return self._read("labels", image_id)
 
     def __getitem__(self, image_id: str) -> tuple[np.ndarray, np.ndarray]:
         labels, conf = self.raw(image_id)

@@ -2,9 +2,10 @@
 ``workflow/rules/report.smk`` ask here, as the other rules ask ``dmt.plan``).
 
 Figures of a run: results/{run}/plots/{metric}_by_iteration.png, pseudo_labels.png,
-dynamic_weights.png, examples.png; of an experiment: results/{exp}/final_table.csv / .html (the
-summary of its runs); of a comparison: results/tables/{comparison}.html and, per experiment,
-results/tables/{comparison}/{exp}.png (one line per method).
+dynamic_weights.png, examples.png, and its collapse check's table rounds_{metric}.html; of an
+experiment: results/{exp}/final_table.csv / .html (the summary of its runs); of a comparison:
+results/tables/{comparison}.html and, per experiment, results/tables/{comparison}/{exp}.png (one
+line per method).
 """
 
 from __future__ import annotations
@@ -61,11 +62,12 @@ def pseudo_plot_options(run: Run) -> dict:
 
 
 def figure_paths(run: Run) -> list[str]:
-    """A run's figures; online self-training labels inside its training, so it has no pseudo-label
-    files to show."""
+    """A run's figures, then its collapse check's table (``rounds_table``); online self-training
+    labels inside its training, so it has no pseudo-label files to show."""
     plots = f"results/{run.name}/plots"
     names = [n for n in FIGURES if not (run.method.online and n == "pseudo_labels")]
-    return [f"{plots}/{run.metric}_by_iteration.png", *(f"{plots}/{name}.png" for name in names)]
+    return [f"{plots}/{run.metric}_by_iteration.png", *(f"{plots}/{name}.png" for name in names),
+            f"{plots}/rounds_{run.metric}.html"]
 
 
 def table_paths(exp: str) -> list[str]:

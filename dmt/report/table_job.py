@@ -1,6 +1,7 @@
 """``python -m dmt compare`` (a comparison's table: methods x split seeds with their statistics,
-the long form of every iteration and the last iteration's models: dmt.report.tables.comparison)
-and ``summary`` (every run with results); pandas tables from the runs' final JSONs."""
+the long form of every iteration and the last iteration's models: dmt.report.tables.comparison),
+``summary`` (every run with results) and ``rounds`` (a run's collapse check); pandas tables from
+the runs' final JSONs and rounds records."""
 
 from __future__ import annotations
 
@@ -52,3 +53,19 @@ def cmd_summary(args) -> None:
     table = tables.summary(runs)
     tables.write(table, out, title=args.title)
     log.info("summary of %d runs -> %s", len(table), out)
+
+
+def cmd_rounds(args) -> None:
+    """``python -m dmt rounds``: a run's collapse check (its rounds record) as the report's table."""
+    from dmt.report import tables
+    from dmt.report.rounds import read_record, rounds_table, title
+
+    out = Path(args.out)
+    prepare_outputs(out, out.with_suffix(".md"), out.with_suffix(".html"))
+    record = read_record(args.rounds)
+    table = rounds_table(record, args.rounds)
+    tables.write(table, out, title=title(args.name, record))
+    warnings = record["warnings"]
+    if warnings:
+        log.warning("%s: collapse check: %d warning(s): %s", args.name, len(warnings), "; ".join(warnings))
+    log.info("collapse check of %s, %d rounds -> %s", args.name, len(table), out)

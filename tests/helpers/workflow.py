@@ -1,6 +1,6 @@
 """The real Snakemake DAG in a scratch working directory: the tiny digits configuration, a
 configuration written over the repository's, Snakemake run as a child process, a dry run's job
-counts."""
+counts, a DAG marked as run without running it."""
 
 from __future__ import annotations
 
@@ -55,6 +55,27 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
 def planned(workdir: Path, *args: str) -> dict[str, int]:
     """Rule -> job count of a dry run (the 'Job stats' table)."""
     return job_stats(snakemake(workdir, "-n", *args).stdout)
+
+
+def touched(workdir: Path, *targets: str) -> None:
+    """The DAG of ``targets`` as if it had run, in seconds, for tests of what a configuration
+    change reruns: every job recorded as run with the params and inputs it has now, every output a
+    placeholder (a prepared data set a folder, being a directory() output; any other file '{}').
+
+    `snakemake --touch` (9.x) records the metadata of jobs whose outputs are missing, and only
+    updates the times of outputs that exist: so it runs once to record, and once more after the
+    placeholders are made, to give them their jobs' order in time."""
+    out = snakemake(workdir, "-n", *targets).stdout
+    snakemake(workdir, "--touch", "--cores", "1", *targets)
+    for line in re.findall(r"^\s+output: (.*)$", out, flags=re.M):
+        for name in line.split(", "):
+            path = workdir / name
+            if name.startswith("resources/data/"):
+                path.mkdir(parents=True, exist_ok=True)
+            elif not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text("{}")
+    snakemake(workdir, "--touch", "--cores", "1", *targets)
 
 
 def job_stats(out: str) -> dict[str, int]:

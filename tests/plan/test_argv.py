@@ -45,7 +45,7 @@ def _rule_blocks():
 # The options a rule's shell line may spell itself: its own files, wildcards and the log; every
 # other option comes from a plan method's dict (params.args), so its name lives in the plan.
 FILE_OPTIONS = {"--log", "--spec", "--out", "--out-dir", "--out-a", "--out-b", "--data", "--model", "--valtiny",
-                "--labeled", "--images", "--final", "--checkpoint", "--name"}
+                "--labeled", "--images", "--final", "--checkpoint", "--name", "--rounds"}
 
 
 def test_rules_spell_no_option_but_their_files():

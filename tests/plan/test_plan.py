@@ -128,6 +128,37 @@ def test_final_reads_every_model_after_every_iteration(plan):
     assert list(plan.final_metrics("digits_cls_100", "acc")) == [f"{i}:A" for i in range(6)]
 
 
+@pytest.mark.parametrize("method, teachers, agreements", [("dmt", ["A", "B"], 5), ("dmt_flip", ["A", "B"], 5),
+                                                         ("cbst", ["A"], 0), ("online", [], 0)])
+def test_the_collapse_check_reads_what_applies_to_the_method(method, teachers, agreements):
+    plan = plan_with(x={"dataset": "digits", "method": method, "collapse": {"agreement": 0.9}})
+    run = plan.run("x")
+    options = run.final_options("miou")
+    # the margins: the experiment's own over the defaults, key by key
+    default = CONFIG["defaults"]["collapse"]["valtiny_drop"]
+    assert (options["valtiny_drop"], options["agreement_level"]) == (default, 0.9)
+    iterations = run.iterations
+    assert list(options["pseudo"] or {}) == [f"{i}:{t}" for i in range(1, iterations + 1) for t in teachers]
+    assert len(options["agreement"] or {}) == agreements
+    assert plan.final_inputs("x", "miou") == [*run.final_metrics().values(), *(options["pseudo"] or {}).values(),
+                                              *(options["agreement"] or {}).values()]
+    assert ("--agreement" in flags(options)) == bool(agreements)
+    assert ("--pseudo" in flags(options)) == bool(teachers)  # an empty option would be a bare flag
+    if agreements:
+        assert options["pseudo"]["2:B"] == "results/x/iter2/pseudo_B.json"
+        sets = {"A": "results/x/iter2/pseudo_A.h5", "B": "results/x/iter2/pseudo_B.h5"}
+        assert run.agreement_options(2)["sets"] == sets
+        assert "results/x/iter2/pseudo_B.json" in run.agreement_inputs(2)
+    else:
+        with pytest.raises(PlanError, match="agreement.json is not part of run x"):
+            run.agreement_options(1)
+
+
+def test_classification_has_no_agreement_to_check(plan):
+    options = plan.run("digits_cls_100").final_options("acc")
+    assert options["agreement"] is None and list(options["pseudo"]) == [f"{i}:A" for i in range(1, 6)]
+
+
 @pytest.mark.parametrize("override, message", [
     ({"labeled": "1/1"}, "between 0 and 1"),
     ({"labeled": "3/2"}, "between 0 and 1"),

@@ -220,8 +220,10 @@ def test_report_plan_names_each_figures_inputs(tmp_path, monkeypatch):
     plan = Plan(copy.deepcopy(config))
     seg, cls = plan.run("digits_1_20"), plan.run("digits_cls_100")
     assert figure_paths(seg) == [f"results/digits_1_20/plots/{n}.png" for n in
-                                 ("miou_by_iteration", "pseudo_labels", "dynamic_weights", "examples")]
+                                 ("miou_by_iteration", "pseudo_labels", "dynamic_weights", "examples")] + [
+        "results/digits_1_20/plots/rounds_miou.html"]  # the collapse check's table
     assert figure_paths(cls)[0] == "results/digits_cls_100/plots/acc_by_iteration.png"
+    assert figure_paths(cls)[-1] == "results/digits_cls_100/plots/rounds_acc.html"
     # A and B label each other: teacher B's set trains A and the other way round.
     assert pseudo_sets(seg)["1:B"] == "results/digits_1_20/iter1/pseudo_B.h5" and len(pseudo_sets(seg)) == 10
     assert list(pseudo_sets(cls)) == [f"{i}:A" for i in range(1, 6)]

@@ -19,8 +19,8 @@ from helpers.files import (
 )
 from helpers.workflow import REPO, planned, snakemake, write_config
 
-FULL_DAG = {"split": 1, "train_spec": 12, "baseline": 2, "pseudo_spec": 10, "pseudo_label": 10, "finetune": 10,
-            "evaluate": 12, "final": 1}
+FULL_DAG = {"split": 1, "train_spec": 12, "baseline": 2, "pseudo_spec": 10, "pseudo_label": 10, "agreement": 5,
+            "finetune": 10, "evaluate": 12, "final": 1}
 # Tiny runnable versions of the paper's experiments: same model, inits and rules, 1 step each.
 TINY_REAL = {
     "voc_tiny": {"dataset": "voc", "labeled": 2, "labeled_list": "data:train", "valtiny": 1,

@@ -84,7 +84,7 @@ def test_alpha_change_reruns_from_that_iterations_pseudo_labels(done):
         jobs = planned(done, "results/tiny/final_miou.json")
     finally:
         write_config(done, TINY)
-    assert jobs == {"pseudo_spec": 2, "pseudo_label": 2, "finetune": 2, "evaluate": 2, "final": 1}
+    assert jobs == {"pseudo_spec": 2, "pseudo_label": 2, "agreement": 1, "finetune": 2, "evaluate": 2, "final": 1}
 
 
 def test_forcerun_one_iteration(done):
@@ -135,11 +135,11 @@ def test_each_method_plans_its_own_dag(tmp_path):
     # online self-training: one run from baseline A, no pseudo-label files
     assert planned(tmp_path, "results/tiny/online/final_miou.json") == {
         **start, "train_spec": 2, "baseline": 1, "finetune": 1, "evaluate": 2, "final": 1}
-    # two models labelling each other
+    # two models labelling each other, whose agreement each iteration the collapse check reads
     for method in ("dmt_naive", "dmt_flip"):
         assert planned(tmp_path, f"results/tiny/{method}/final_miou.json") == {
-            **start, "train_spec": 6, "baseline": 2, "pseudo_spec": 4, "pseudo_label": 4, "finetune": 4,
-            "evaluate": 6, "final": 1}
+            **start, "train_spec": 6, "baseline": 2, "pseudo_spec": 4, "pseudo_label": 4, "agreement": 2,
+            "finetune": 4, "evaluate": 6, "final": 1}
     snakemake(tmp_path, "--cores", "1", "results/tiny/online/iter1/A/spec.json", "results/tiny/cbst/iter2/A/spec.json")
     online = json.loads((tmp_path / "results/tiny/online/iter1/A/spec.json").read_text())
     assert online["init"] == {"from": "results/tiny/iter0/A/model.pt"} and online["pseudo"] is None

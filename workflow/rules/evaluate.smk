@@ -27,12 +27,14 @@ rule evaluate:
 
 # The run's result: the selected final model (segmentation: the better of the last A / B on
 # valtiny; classification: the best iteration on valtiny), reported on val (test), beside its
-# baseline and the per-iteration history.
+# baseline and the per-iteration history. Beside it, the collapse check of every round
+# (dmt.evaluation.rounds): its margins are params of this rule alone, so changing one reruns only it.
 rule final:
     input:
-        lambda w: list(PLAN.final_metrics(w.run, w.metric).values()),
+        lambda w: PLAN.final_inputs(w.run, w.metric),
     output:
-        "results/{run}/final_{metric}.json",
+        final="results/{run}/final_{metric}.json",
+        rounds="results/{run}/rounds_{metric}.json",
     log:
         "logs/{run}/final_{metric}.log",
     benchmark:
@@ -43,4 +45,4 @@ rule final:
         args=options(lambda w: PLAN.run(w.run).final_options(w.metric)),
         code=code_digest("evaluate"),
     shell:
-        "python -m dmt --log {log:q} final {params.args:q} --out {output:q}"
+        "python -m dmt --log {log:q} final {params.args:q} --out {output.final:q} --rounds {output.rounds:q}"

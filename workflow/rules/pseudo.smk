@@ -36,3 +36,24 @@ rule pseudo_label:
         code=code_digest("pseudo"),
     shell:
         "python -m dmt --log {log:q} pseudo --spec {input.spec:q} {params.runtime:q} --out {output.h5:q}"
+
+
+# Two-model runs: how often the teachers of iteration i's two sets (models A and B of iteration
+# i - 1) predict the same class on the unlabeled set, read from the sets' stored argmax (no
+# forward pass); for the final job's collapse check.
+rule agreement:
+    input:
+        lambda w: PLAN.run(w.run).agreement_inputs(int(w.i)),
+    output:
+        "results/{run}/iter{i}/agreement.json",
+    log:
+        "logs/{run}/iter{i}/agreement.log",
+    benchmark:
+        "logs/{run}/iter{i}/agreement.tsv"
+    conda:
+        CONDA_ENV
+    params:
+        args=options(lambda w: PLAN.run(w.run).agreement_options(int(w.i))),
+        code=code_digest("pseudo"),
+    shell:
+        "python -m dmt --log {log:q} agreement {params.args:q} --out {output:q}"

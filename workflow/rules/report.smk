@@ -127,6 +127,32 @@ rule examples:
         "{params.runtime:q} --name {wildcards.run:q} --out {output:q}"
 
 
+# A run's collapse check (the final job's rounds record) as a table: one row per round with its
+# warnings; the final job's log holds the same warnings in one line.
+rule rounds_table:
+    input:
+        "results/{run}/rounds_{metric}.json",
+    output:
+        csv="results/{run}/plots/rounds_{metric}.csv",
+        markdown="results/{run}/plots/rounds_{metric}.md",
+        html=report(
+            "results/{run}/plots/rounds_{metric}.html",
+            caption="../report/rounds.rst",
+            **placement(PLAN, "5 collapse check", "per round"),
+        ),
+    log:
+        "logs/{run}/plots/rounds_{metric}.log",
+    benchmark:
+        "logs/{run}/plots/rounds_{metric}.tsv"
+    localrule: True
+    conda:
+        CONDA_ENV
+    params:
+        code=code_digest("tables"),
+    shell:
+        "python -m dmt --log {log:q} rounds --rounds {input:q} --name {wildcards.run:q} --out {output.csv:q}"
+
+
 # An experiment's runs side by side: the summary table restricted to them.
 rule final_table:
     input:

@@ -7,6 +7,7 @@ localrules:
     dms,
     train_spec,
     pseudo_spec,
+    agreement,
     final,
     compare,
     summary,
