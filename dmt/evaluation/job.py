@@ -10,7 +10,6 @@ from dmt.data.datasets import make_dataset
 from dmt.data.lists import read_ids, read_named_split
 from dmt.errors import DMTError, blame_model
 from dmt.items import iteration_files
-from dmt.models.files import expected
 from dmt.store.atomic import prepare_outputs
 from dmt.store.integrity import file_digest
 from dmt.tasks import task_of
@@ -20,7 +19,7 @@ log = logging.getLogger("dmt")
 
 def cmd_evaluate(args) -> None:
     from dmt.data.registry import dataset_info
-    from dmt.models.files import load_model
+    from dmt.models.files import expected, load_model  # torch: evaluate's only, not final's
     from dmt.models.inference import pick_device
     from dmt.store.atomic import write_json
 

@@ -8,7 +8,6 @@ import logging
 from dmt.data.datasets import make_dataset
 from dmt.data.lists import read_ids
 from dmt.errors import blame_model
-from dmt.models.files import expected
 from dmt.store.atomic import prepare_outputs
 from dmt.store.integrity import file_digest
 from dmt.tasks import task_of
@@ -19,7 +18,7 @@ log = logging.getLogger("dmt")
 def cmd_pseudo(args) -> None:
     from dmt.data.registry import dataset_info
     from dmt.jobs import read_job
-    from dmt.models.files import load_model
+    from dmt.models.files import expected, load_model
     from dmt.models.inference import pick_device
     from dmt.store.atomic import write_json
     from dmt.store.integrity import sidecar_fields, sidecar_path

@@ -133,3 +133,13 @@ def test_the_public_import_paths_stay():
     assert (dynamic_loss, dynamic_weights) == (losses.dynamic_loss, losses.dynamic_weights)
     assert (apply_thresholds, class_thresholds) == (thresholds.apply_thresholds, thresholds.class_thresholds)
     assert difference_maximized is sampling.difference_maximized
+
+
+def test_the_jobs_that_run_no_model_import_no_torch():
+    # split, dms, prepare, final, agreement and the tables: importing torch and torchvision costs
+    # about 5 s a job here, more than such a job's own work.
+    modules = ("dmt.data.job", "dmt.data.prepare.job", "dmt.evaluation.job", "dmt.pseudo.job",
+               "dmt.report.table_job", "dmt.report.rounds")
+    code = f"import sys; import {', '.join(modules)}; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
