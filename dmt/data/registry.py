@@ -43,6 +43,9 @@ class DatasetInfo:
     raw_inputs: tuple[str, ...] = ()
     # Keys of the config's ``digits:`` section that parameterise an embedded data set.
     options: tuple[str, ...] = ()
+    # Those of ``options`` that must be above 0 for it (else it would hold nothing): the plan
+    # refuses a configuration that uses it otherwise, before any job.
+    positive_options: tuple[str, ...] = ()
     # A data set whose classes are the user's: the file in its raw and prepared folders naming
     # them (``dataset_info(name, root)`` reads it; class_names stays empty without a root).
     classes_file: str = ""
@@ -83,10 +86,12 @@ DATASETS = {
     # that digits.pretrain_share sets apart from the digits canvases.
     "digits_style": DatasetInfo("digits_style", DIGITS_CLASSES,
                                 prepare="dmt.data.prepare.digits_style:prepare_digits_style",
-                                options=("seed", "pretrain_share", "style_train", "style_val")),
+                                options=("seed", "pretrain_share", "style_train", "style_val"),
+                                positive_options=("pretrain_share",)),
     "digits_glyphs": DatasetInfo("digits_glyphs", tuple(str(d) for d in range(10)), task="classification",
                                  test_split="test", prepare="dmt.data.prepare.digits_glyphs:prepare_digits_glyphs",
-                                 options=("seed", "pretrain_share", "glyph_renderings", "glyph_test_renderings")),
+                                 options=("seed", "pretrain_share", "glyph_renderings", "glyph_test_renderings"),
+                                 positive_options=("pretrain_share",)),
     "voc": DatasetInfo("voc", VOC_CLASSES, train_split="train_aug", train_size=10582,
                        prepare="dmt.data.prepare.voc:prepare_voc", raw_inputs=("voc_root", "sbd_root")),
     "cityscapes": DatasetInfo("cityscapes", CITYSCAPES_CLASSES, image_ext=".png", train_size=2975,

@@ -84,9 +84,15 @@ class Pretraining:
 
 
 def pretrainings(config: dict) -> dict[str, Pretraining]:
-    """Every configured pre-training."""
-    return {name: Pretraining(name, merge(config["defaults"], entry))
-            for name, entry in (config.get("pretrainings") or {}).items()}
+    """Every configured pre-training, its data set checked to hold something."""
+    out = {}
+    for name, entry in (config.get("pretrainings") or {}).items():
+        out[name] = Pretraining(name, merge(config["defaults"], entry))
+        empty = [k for k in out[name].info.positive_options if not config["digits"][k] > 0]
+        if empty:
+            raise PlanError(f"pretrainings.{name}: data set {out[name].dataset} needs digits.{empty[0]} above 0 "
+                            f"(it is {config['digits'][empty[0]]}): set it in config/config.yaml's digits: section")
+    return out
 
 
 def named(config: dict, weights: str, where: str) -> Pretraining:

@@ -60,6 +60,8 @@ def test_every_split_seed_starts_from_the_same_files():
      "pretrained:glyph is a small_classifier; transfer: model initialises the same model only"),
     (lambda c: c["pretrainings"]["seg"].update(dataset="digits_cls"),
      "pretrained:seg has the classes of digits_cls, not those of digits"),
+    (lambda c: c["pretrainings"]["seg"].update(dataset="digits_style"),
+     "pretrainings.seg: data set digits_style needs digits.pretrain_share above 0 (it is 0)"),
 ])
 def test_a_pretraining_that_cannot_serve_is_refused(change, message):
     with pytest.raises(PlanError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -74,3 +76,13 @@ def test_the_schema_names_a_bad_pretraining_key():
     with pytest.raises(ConfigError, match="pretrainings.seg"):
         validate(config, SCHEMA)
     validate(config_with(), SCHEMA)
+
+
+def test_the_demo_pretraining_sets_plan_once_their_pool_is_set():
+    config = config_with(x=lambda c: c["pretrainings"]["seg"].update(dataset="digits_style"),
+                         y=lambda c: c["pretrainings"]["glyph"].update(dataset="digits_glyphs"),
+                         z=lambda c: c["digits"].update(pretrain_share=0.2))
+    plan = Plan(config)
+    assert plan.pretrain_job("seg").labeled == ["resources/data/digits_style/ImageSets/Segmentation/train.txt"]
+    assert plan.pretrain_job("glyph").valtiny == "resources/data/digits_glyphs/lists/test.txt"
+    assert plan.prepare_options("digits_style")["pretrain_share"] == 0.2
