@@ -19,7 +19,6 @@ unlabeled set. A warning never stops or changes the run: the final selection ign
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Sequence
@@ -27,6 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from dmt.errors import DMTError
+from dmt.store.atomic import read_json
 from dmt.store.integrity import rerun_hint
 
 log = logging.getLogger("dmt")
@@ -55,15 +55,7 @@ class Margins:
 
 
 def _read(path, what: str) -> dict:
-    try:
-        data = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise DMTError(f"{what} {path} does not exist; {rerun_hint(path)}") from None
-    except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise DMTError(f"{what} {path} is not readable JSON ({e}); {rerun_hint(path)}") from None
-    if not isinstance(data, dict):
-        raise DMTError(f"{what} {path} holds no JSON object; {rerun_hint(path)}")
-    return data
+    return read_json(path, what, rerun_hint(path))
 
 
 def valtiny_scores(task, metrics: dict[tuple[int, str], dict]) -> dict[str, list[float]]:

@@ -7,23 +7,11 @@ precision of what was kept; a model's training summary its dynamic-weight histog
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 
 from dmt.errors import DMTError
 from dmt.report.plots import PseudoSet, RunCurve
 from dmt.tasks import task_of
-
-
-def read_json(path, what: str) -> dict:
-    try:
-        return json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise DMTError(f"{what} {path} does not exist") from None
-    except (OSError, ValueError) as e:
-        raise DMTError(f"{what} {path} is not readable JSON ({e})") from None
 
 
 def run_curve(label: str, final: dict, task: str, where: str = "final JSON") -> RunCurve:

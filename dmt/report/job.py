@@ -24,14 +24,16 @@ def _task(dataset: str) -> str:
 
 
 def _curves(items: list[str], task: str):
-    from dmt.report.data import read_json, run_curve
+    from dmt.report.data import run_curve
+    from dmt.store.atomic import read_json
 
     pairs = named_files(items, "--final", "LABEL=FILE", "dmt=results/x/final_miou.json")
     return [run_curve(label, read_json(path, "final result"), task, str(path)) for label, path in pairs]
 
 
 def _oracle(path, task: str) -> float | None:
-    from dmt.report.data import oracle_value, read_json
+    from dmt.report.data import oracle_value
+    from dmt.store.atomic import read_json
 
     return None if path is None else oracle_value(read_json(path, "oracle metrics"), task, str(path))
 
@@ -58,8 +60,8 @@ def _kept_truth(h5, data: str, dataset: str):
 
 def cmd_plot_pseudo(args) -> None:
     from dmt.data.registry import dataset_info
-    from dmt.report.data import read_json
     from dmt.report.plots import plot_pseudo_labels
+    from dmt.store.atomic import read_json
 
     info = dataset_info(args.dataset)
     task = task_of(info)
@@ -89,8 +91,9 @@ def classification_set(args, info, i: int, t: str, h5, summary):
 
 
 def cmd_plot_weights(args) -> None:
-    from dmt.report.data import read_json, weight_histogram
+    from dmt.report.data import weight_histogram
     from dmt.report.plots import plot_weight_histograms
+    from dmt.store.atomic import read_json
 
     hists: dict[int, dict] = {}
     for (i, m), path in iteration_files(args.models, "--models", "1:A=results/x/iter1/A/model.json").items():

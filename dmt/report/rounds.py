@@ -7,26 +7,20 @@ for its unlabeled images no precision)."""
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
 import pandas as pd
 
 from dmt.errors import DMTError
+from dmt.store.atomic import read_json
 
 NA = "n/a"
 
 
 def read_record(path) -> dict:
     """The rounds record at ``path``, or one DMTError naming it."""
-    try:
-        record = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise DMTError(f"rounds record {path} does not exist; run the final rule that makes it") from None
-    except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise DMTError(f"rounds record {path} is not readable JSON ({e}); rerun the final rule that makes it") from None
-    if not isinstance(record, dict) or not {"rounds", "warnings", "margins", "metric"} <= set(record):
+    record = read_json(path, "rounds record", "rerun the final rule that makes it")
+    if not {"rounds", "warnings", "margins", "metric"} <= set(record):
         raise DMTError(f"{path} is not a collapse-check record of dmt final; rerun the final rule that makes it")
     return record
 

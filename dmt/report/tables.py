@@ -22,7 +22,6 @@ picked (``oracle choice``: no valid selection, for reference).
 from __future__ import annotations
 
 import html
-import json
 import math
 from pathlib import Path
 from typing import NamedTuple
@@ -31,15 +30,12 @@ import numpy as np
 import pandas as pd
 
 from dmt.errors import DMTError
-from dmt.store.atomic import write_text
+from dmt.store.atomic import read_json, write_text
 from dmt.tasks import recorded_task, task_of
 
 
 def _read(path) -> dict:
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError) as e:
-        raise DMTError(f"cannot read results file {path} ({e}); rerun the job that makes it") from None
+    return read_json(path, "results file")
 
 
 def score_name(path) -> str:

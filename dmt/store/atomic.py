@@ -230,6 +230,20 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text)
 
 
+def read_json(path: str | os.PathLike, what: str, hint: str = "rerun the job that makes it") -> dict:
+    """The JSON object in ``path`` (a results file, a summary, a record), or one DMTError that
+    names it as ``what`` and says what to do (``hint``)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise DMTError(f"{what} {path} does not exist; {hint}") from None
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise DMTError(f"{what} {path} is not readable JSON ({e}); {hint}") from None
+    if not isinstance(data, dict):
+        raise DMTError(f"{what} {path} holds no JSON object; {hint}")
+    return data
+
+
 def write_json(path: str | os.PathLike, obj: Any) -> None:
     write_text(path, json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n")
 

@@ -195,7 +195,7 @@ def test_cli_plots_from_files_and_names_bad_items(tmp_path, capsys):
     runs = {"exp": {"final": str(tmp_path / "no.json"), "experiment": "exp", "dataset": "digits",
                     "labeled": "1/20", "method": "dmt", "oracle": None}}
     assert main(["summary", "--runs", json.dumps(runs), "--out", str(tmp_path / "t.csv")]) == 2
-    assert "error: cannot read results file" in capsys.readouterr().err and not (tmp_path / "t.csv").exists()
+    assert "error: results file" in capsys.readouterr().err and not (tmp_path / "t.csv").exists()
 
 
 def test_report_plan_names_each_figures_inputs(tmp_path, monkeypatch):

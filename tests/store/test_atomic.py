@@ -208,3 +208,18 @@ def test_stale_temps_of_files_and_prepared_folders_are_removed(tmp_path):
     removed = remove_stale_temps(tmp_path / "p.h5") + remove_stale_temps(tmp_path / "data")
     assert sorted(p.name for p in removed) == [".data.xyz.tmp", ".p.h5.abc.h5.tmp"]
     assert sorted(p.name for p in tmp_path.iterdir()) == [".pp.h5.abc.h5.tmp", "p.h5"]
+
+
+def test_read_json_names_the_file_and_what_to_do(tmp_path):
+    from dmt.store.atomic import read_json
+
+    (tmp_path / "ok.json").write_text('{"a": 1}')
+    assert read_json(tmp_path / "ok.json", "record") == {"a": 1}
+    (tmp_path / "bad.json").write_text('{"a": ')
+    (tmp_path / "list.json").write_text("[1]")
+    for name, says in (("none.json", "does not exist"), ("bad.json", "is not readable JSON"),
+                       ("list.json", "holds no JSON object")):
+        with pytest.raises(DMTError) as e:
+            read_json(tmp_path / name, "metrics file", "rerun evaluate")
+        assert str(e.value).startswith(f"metrics file {tmp_path / name} {says}") and str(e.value).endswith(
+            "; rerun evaluate")
