@@ -27,6 +27,7 @@ def _load_script():
     return module
 
 
+@pytest.mark.slow  # the benchmark script end to end in a child process (~7 s)
 def test_tiny_cpu_run_reports_every_figure(tmp_path):
     out = tmp_path / "bench.json"
     cmd = [sys.executable, str(SCRIPT), "--device", "cpu", "--threads", "2",
