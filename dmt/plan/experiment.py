@@ -14,7 +14,7 @@ from dmt.jobs import TrainJob
 from dmt.methods import METHODS
 from dmt.plan.inputs import COCO_WEIGHTS, PlanError, raw_input
 from dmt.plan.pretraining import PREFIX as PRETRAINED
-from dmt.plan.pretraining import Pretraining, common_hyper, named
+from dmt.plan.pretraining import Pretraining, common_hyper, named, training_options
 from dmt.tasks import task_of
 
 
@@ -167,9 +167,7 @@ class Experiment:
     def training_options(self, folder: str) -> dict:
         """Options of `python -m dmt train` outside its spec, for the model in ``folder``: how
         fast it loads and how often it checkpoints and scores valtiny (none changes the weights)."""
-        c = self.cfg
-        return {"num_workers": c["num_workers"], "checkpoint_every": c["checkpoint_every"],
-                "eval_every": c["eval_every"], "tensorboard": f"{folder}/tensorboard"}
+        return training_options(self.cfg, folder)
 
     def inference_options(self) -> dict:
         """How a model of this experiment predicts (evaluation, the examples, predictions): batch

@@ -26,6 +26,13 @@ def common_hyper(cfg: dict, strategy, seed: int) -> dict:
             "head_lr_mult": cfg["head_lr_mult"], "amp": cfg["amp"], "seed": seed, **strategy.augment_fields(cfg)}
 
 
+def training_options(cfg: dict, folder: str) -> dict:
+    """Options of `python -m dmt train` outside its spec, for the model in ``folder``: how fast it
+    loads and how often it checkpoints and scores its held-out list (none changes the weights)."""
+    return {"num_workers": cfg["num_workers"], "checkpoint_every": cfg["checkpoint_every"],
+            "eval_every": cfg["eval_every"], "tensorboard": f"{folder}/tensorboard"}
+
+
 class Pretraining:
     def __init__(self, name: str, cfg: dict):
         """``cfg``: the configuration's ``defaults`` with the pre-training's own keys over them."""
@@ -67,9 +74,7 @@ class Pretraining:
         return [self.data_root]
 
     def training_options(self) -> dict:
-        c = self.cfg
-        return {"num_workers": c["num_workers"], "checkpoint_every": c["checkpoint_every"],
-                "eval_every": c["eval_every"], "tensorboard": f"{self.folder}/tensorboard"}
+        return training_options(self.cfg, self.folder)
 
     def check_student(self, where: str, model: str, dataset: str) -> None:
         """A student of ``model`` on ``dataset`` can take this pre-training's weights."""
