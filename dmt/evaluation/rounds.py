@@ -102,12 +102,18 @@ def _share(value) -> bool:
 
 def agreement_values(data: dict, where) -> dict:
     """What an agreement file (``python -m dmt agreement``) records: the share of the unlabeled set
-    both models label alike and, where recorded, its class mean (n/a otherwise)."""
+    both models label alike and, where recorded, its class mean and the phi correlation of the two
+    models' errors (n/a otherwise: no ground truth, or a model never or always wrong)."""
     value, per_class = data.get("agreement"), data.get("class_agreement")
     if not _share(value) or not (per_class is None or _share(per_class)):
         raise DMTError(f"agreement file {where} records no agreement between 0 and 1 (got {value!r}, class "
                        f"mean {per_class!r}); {rerun_hint(where)}")
-    return {"agreement": float(value), "class_agreement": NA if per_class is None else float(per_class)}
+    phi = (data.get("errors") or {}).get("phi")
+    if phi is not None and (isinstance(phi, bool) or not isinstance(phi, (int, float)) or not -1 <= phi <= 1):
+        raise DMTError(f"agreement file {where} records an error phi of {phi!r}, not one between -1 and 1; "
+                       f"{rerun_hint(where)}")
+    return {"agreement": float(value), "class_agreement": NA if per_class is None else float(per_class),
+            "error_phi": NA if phi is None else float(phi)}
 
 
 def round_records(scores: dict[str, list[float]], sets: dict[tuple[int, str], dict],
@@ -120,7 +126,7 @@ def round_records(scores: dict[str, list[float]], sets: dict[tuple[int, str], di
                     "valtiny": {m: s[i] for m, s in scores.items()},
                     "valtiny_change": {m: s[i] - s[i - 1] for m, s in scores.items()},
                     "pseudo": own or NA,
-                    **agreements.get(i, {"agreement": NA, "class_agreement": NA})})
+                    **agreements.get(i, {"agreement": NA, "class_agreement": NA, "error_phi": NA})})
     return out
 
 

@@ -164,14 +164,17 @@ class Run:
         if not self.compares_teachers or not 1 <= i <= self.iterations:
             raise self._no_such(self.agreement_path(i))
         e = self.exp
-        return {"dataset": e.dataset, "sets": {t: self.pseudo_path(i, t) for t in self.teachers},
-                "unlabeled": e.split_file("unlabeled")}
+        options = {"dataset": e.dataset, "sets": {t: self.pseudo_path(i, t) for t in self.teachers},
+                   "unlabeled": e.split_file("unlabeled")}
+        # With ground truth for the unlabeled images, the two teachers' errors are compared too.
+        return {**options, "data": e.data_root} if e.info.unlabeled_masks else options
 
     def agreement_inputs(self, i: int) -> list[str]:
         """The sets, their summaries (which hold the digests `agreement` checks) and the id list."""
         options = self.agreement_options(i)
         sets = list(options["sets"].values())
-        return [*sets, *(p.replace(".h5", ".json") for p in sets), options["unlabeled"]]
+        return [*sets, *(p.replace(".h5", ".json") for p in sets), options["unlabeled"],
+                *([options["data"]] if "data" in options else [])]
 
     def pseudo_summaries(self) -> dict[str, str]:
         """``"{i}:{t}"`` -> the summary of every pseudo-label set of the run (teacher t of iteration i - 1)."""

@@ -61,11 +61,13 @@ def image_labels(job, model, meta, dataset, out, device, keep) -> None:
 
 def segmentation_labels(job, model, meta, dataset, out, device, keep) -> None:
     """Segmentation: the class-wise top-alpha pixels (dmt.pseudo.segmentation); ``keep`` writes the summary."""
+    from dmt.models.windows import Window
     from dmt.pseudo.segmentation import generate
 
     with blame_model(job.teacher):
         summary = generate(model, dataset, out, meta["num_classes"], job.alpha,
-                           file_digest(job.teacher), device, job.batch_size, job.pad_to, amp=job.amp)
+                           file_digest(job.teacher), device, job.batch_size, job.pad_to, amp=job.amp,
+                           window=Window.of(job.window, job.stride))
     keep(summary)
     log.info("pseudo labels -> %s: kept %.1f%% of pixels, accuracy of kept %s", out,
              100 * summary["kept_fraction"], _accuracy(job, summary))
@@ -83,8 +85,11 @@ def cmd_agreement(args) -> None:
     sets = dict(named_files(args.sets, "--sets", "MODEL=FILE", "A=results/x/iter1/pseudo_A.h5"))
     # Checked against the digests their jobs recorded before anything parses them.
     digests = {name: verify(path, required=True) for name, path in sets.items()}
-    result = task_of(dataset_info(args.dataset)).pseudo_agreement(sets, read_ids(args.unlabeled))
+    result = task_of(dataset_info(args.dataset)).pseudo_agreement(sets, read_ids(args.unlabeled), args.data)
     write_json(args.out, {**result, "sets": {name: {"file": str(path), "digest": digests[name]}
                                              for name, path in sets.items()}})
     log.info("agreement of the teachers of %s: %.2f%% of %d %ss", " and ".join(map(str, sets.values())),
              100 * result["agreement"], result["elements"], result["element"])
+    if result.get("errors", {}).get("phi") is not None:
+        log.info("their errors against the ground truth: phi %.3f, %.1f%% of the %ss with exactly one "
+                 "model right", result["errors"]["phi"], 100 * result["errors"]["one_right"], result["element"])

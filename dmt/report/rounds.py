@@ -1,9 +1,9 @@
 """The report's view of a run's collapse check (``results/{run}/rounds_{metric}.json``, written by
 the final job, ``dmt.evaluation.rounds``): one row per round with the valtiny scores and their
 change, the precision and class coverage of each pseudo-label set, the two models' agreement, and
-the round's warnings. Percent throughout; a blank cell is "n/a" in the record (online
-self-training has no pseudo-label files, one model no agreement, a data set without ground truth
-for its unlabeled images no precision)."""
+the round's warnings. Percent throughout but for the errors' phi correlation; a blank cell is
+"n/a" in the record (online self-training has no pseudo-label files, one model no agreement, a
+data set without ground truth for its unlabeled images no precision or phi)."""
 
 from __future__ import annotations
 
@@ -43,6 +43,9 @@ def _row(r: dict, teachers: list[str]) -> dict:
         row[f"pseudo_{t} classes"] = f"{len(kept['kept_classes'])} of {classes}" if kept else ""
     row["agreement"] = _percent(r["agreement"])
     row["class agreement"] = _percent(r["class_agreement"])
+    # a correlation, not a share: in [-1, 1], not in percent (records before it: n/a)
+    phi = r.get("error_phi", "n/a")
+    row["error phi"] = round(phi, 3) if isinstance(phi, float) else math.nan
     row["warnings"] = "; ".join(w.partition(": ")[2] for w in r["warnings"])
     return row
 

@@ -176,4 +176,5 @@ def test_the_schema_knows_every_data_set_and_every_digits_option():
     options = {key for info in DATASETS.values() for key in info.options}
     assert options <= set(section["required"]) == set(section["properties"])
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    assert config["digits"]["pretrain_share"] == 0  # the demo is switched on after measuring it
+    # the demo's pre-training pool (README: The demo's two pre-trainings): 0 would refuse its pre-trainings
+    assert config["digits"]["pretrain_share"] == 0.2

@@ -66,9 +66,22 @@ def test_a_healthy_history_stays_quiet_and_records_every_round(tmp_path):
     assert first["iteration"] == 1 and first["valtiny"] == {"A": 0.45, "B": 0.46}
     assert second["valtiny_change"]["B"] == pytest.approx(-0.02) and first["agreement"] == 0.9
     assert first["class_agreement"] == 0.45  # recorded, never warned about
+    assert first["error_phi"] == NA  # an agreement file without ground truth has no error phi
     assert second["pseudo"]["A"] == {"alpha": 1.0, "kept_fraction": 0.5, "kept_precision": 0.8,
                                      "kept_classes": list(CLASSES), "classes_without_kept": []}
     assert record["valtiny_by_iteration"] == HEALTHY
+
+
+def test_the_record_carries_the_teachers_error_phi_where_the_agreement_has_it(tmp_path):
+    files = agreement_files(tmp_path, {1: 0.9, 2: 0.9})
+    for i, phi in ((1, 0.61), (2, None)):
+        data = json.loads(files[i].read_text())
+        files[i].write_text(json.dumps({**data, "errors": {"phi": phi, "elements": 90}}))
+    record = collapse_check(SEG, metrics_files(tmp_path, HEALTHY), summary_files(tmp_path, {}), files, MARGINS, CLASSES)
+    assert [r["error_phi"] for r in record["rounds"]] == [0.61, NA]  # None: a model never or always wrong
+    files[1].write_text(json.dumps({"agreement": 0.9, "errors": {"phi": 1.5}}))
+    with pytest.raises(DMTError, match="an error phi of 1.5"):
+        collapse_check(SEG, metrics_files(tmp_path, HEALTHY), summary_files(tmp_path, {}), files, MARGINS, CLASSES)
 
 
 def test_a_valtiny_drop_over_the_margin_warns(tmp_path):
@@ -119,7 +132,8 @@ def test_single_model_and_online_runs_record_what_applies(tmp_path):
     assert record["rounds"][0]["pseudo"]["A"]["kept_precision"] == NA  # no ground truth
     online = collapse_check(SEG, metrics_files(tmp_path, {"A": [0.4, 0.5]}), {}, {}, MARGINS, CLASSES)
     assert online["rounds"] == [{"iteration": 1, "valtiny": {"A": 0.5}, "valtiny_change": {"A": pytest.approx(0.1)},
-                                 "pseudo": NA, "agreement": NA, "class_agreement": NA, "warnings": []}]
+                                 "pseudo": NA, "agreement": NA, "class_agreement": NA, "error_phi": NA,
+                                 "warnings": []}]
 
 
 def test_classification_reads_its_own_keys_through_the_task(tmp_path):

@@ -21,11 +21,12 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snake
 TIMEOUT = int(os.environ.get("DMT_TEST_TIMEOUT", "600"))
 
 # The tiny digits run, committed as a runnable configuration (the Snakemake workflow catalog's
-# .test/ convention: `snakemake --directory .test ...`). The tests take its `digits` and
-# `experiments` and write them over the repository's configuration (write_config).
+# .test/ convention: `snakemake --directory .test ...`). The tests take its `digits`, `pretrainings`
+# (none: the tiny run starts from scratch) and `experiments` and write them over the repository's
+# configuration (write_config).
 TEST_CONFIG = REPO / ".test" / "config" / "config.yaml"
 TINY = {key: value for key, value in yaml.safe_load(TEST_CONFIG.read_text()).items()
-        if key in ("digits", "experiments")}
+        if key in ("digits", "pretrainings", "experiments")}
 
 
 def over_repository_config(config: dict) -> dict:

@@ -95,8 +95,10 @@ def test_editing_the_folder_changes_what_prepare_is_given(capsys, folder, tmp_pa
     shutil.copy(folder / "unlabeled/images/unlabeled_1.png", folder / "unlabeled/images/new.png")
     assert plan_with(folder).raw_fingerprint("folder") != before
     # Other data sets' params do not change (their existing results stay valid).
+    digits = CONFIG["digits"]
     assert flags(Plan(copy.deepcopy(CONFIG)).prepare_options("digits")) == [
-        "--seed", "0", "--n-train", "1000", "--n-val", "300", "--pretrain-share", "0"]
+        "--seed", str(digits["seed"]), "--n-train", str(digits["n_train"]), "--n-val", str(digits["n_val"]),
+        "--pretrain-share", str(digits["pretrain_share"])]
     # A folder edited between planning and preparing is not prepared as planned.
     code = main(["prepare", "folder", "--folder-root", str(folder), "--fingerprint", before,
                  "--out", str(tmp_path / "out")])

@@ -149,6 +149,9 @@ def test_the_collapse_check_reads_what_applies_to_the_method(method, teachers, a
         sets = {"A": "results/x/iter2/pseudo_A.h5", "B": "results/x/iter2/pseudo_B.h5"}
         assert run.agreement_options(2)["sets"] == sets
         assert "results/x/iter2/pseudo_B.json" in run.agreement_inputs(2)
+        # digits has ground truth for its unlabeled canvases: the teachers' errors are compared too
+        assert run.agreement_options(2)["data"] == "resources/data/digits"
+        assert "resources/data/digits" in run.agreement_inputs(2)
     else:
         with pytest.raises(PlanError, match="agreement.json is not part of run x"):
             run.agreement_options(1)
@@ -162,7 +165,7 @@ def test_classification_has_no_agreement_to_check(plan):
 @pytest.mark.parametrize("override, message", [
     ({"labeled": "1/1"}, "between 0 and 1"),
     ({"labeled": "3/2"}, "between 0 and 1"),
-    ({"labeled": 1000}, "labels all 1000 train images"),
+    ({"labeled": CONFIG["digits"]["n_train"]}, f"labels all {CONFIG['digits']['n_train']} train images"),
     ({"labeled": 5000}, "does not fit data set digits"),
     ({"dmt": {"batch_size": 8, "pseudo_per_batch": 8}}, "at least one labeled image"),
     ({"method": "cl"}, "method cl does not apply to segmentation"),

@@ -60,7 +60,7 @@ def test_every_split_seed_starts_from_the_same_files():
      "pretrained:glyph is a small_classifier; transfer: model initialises the same model only"),
     (lambda c: c["pretrainings"]["seg"].update(dataset="digits_cls"),
      "pretrained:seg has the classes of digits_cls, not those of digits"),
-    (lambda c: c["pretrainings"]["seg"].update(dataset="digits_style"),
+    (lambda c: (c["pretrainings"]["seg"].update(dataset="digits_style"), c["digits"].update(pretrain_share=0)),
      "pretrainings.seg: data set digits_style needs digits.pretrain_share above 0 (it is 0)"),
 ])
 def test_a_pretraining_that_cannot_serve_is_refused(change, message):
@@ -86,3 +86,20 @@ def test_the_demo_pretraining_sets_plan_once_their_pool_is_set():
     assert plan.pretrain_job("seg").labeled == ["resources/data/digits_style/ImageSets/Segmentation/train.txt"]
     assert plan.pretrain_job("glyph").valtiny == "resources/data/digits_glyphs/lists/test.txt"
     assert plan.prepare_options("digits_style")["pretrain_share"] == 0.2
+
+
+def test_the_demo_starts_from_the_two_pretrainings_and_its_scratch_twin_only_differs_in_init():
+    """digits_1_20 (every split seed) trains A from the style segmenter whole and B from the glyph
+    classifier's backbone; digits_1_20_scratch is the same experiment from random inits: same split,
+    seeds and schedule, so the two comparisons differ in the init alone."""
+    plan = Plan(copy.deepcopy(CONFIG))
+    inits = {"A": "model:resources/pretrained/digits_style_seg/model.pt",
+             "B": "backbone:resources/pretrained/digits_glyphs_cls/model.pt"}
+    for suffix in ("", "_seed1", "_seed2"):
+        pre, scratch = f"digits_1_20{suffix}", f"digits_1_20_scratch{suffix}"
+        assert plan.experiment(pre).split_options() == plan.experiment(scratch).split_options()
+        for m in "AB":
+            job, twin = plan.train_job(f"{pre}/iter0/{m}"), plan.train_job(f"{scratch}/iter0/{m}")
+            assert job.init["weights"] == inits[m] and twin.init["weights"] == "scratch"
+            assert job.hyper == twin.hyper and job.init["seed"] == twin.init["seed"]
+    assert set(plan.pretrainings) == {"digits_style_seg", "digits_glyphs_cls"}

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from dmt.cli import main
+from dmt.data.voc import write_mask_png
 from dmt.errors import DMTError
-from dmt.pseudo.agreement import agreement_matrix, pixel_agreement, summarize_agreement
+from dmt.pseudo.agreement import agreement_matrix, error_overlap, pixel_agreement, summarize_agreement, summarize_errors
 from dmt.pseudo.segmentation import PseudoLabelWriter
 from dmt.store.atomic import write_json
 from dmt.store.integrity import sidecar_fields, sidecar_path
@@ -58,6 +59,44 @@ def test_pixel_agreement_compares_every_pixel_before_the_thresholds(tmp_path):
         pixel_agreement(sets, ["x"])
     with pytest.raises(DMTError, match="two pseudo-label sets, not 1"):
         pixel_agreement({"A": sets["A"]}, ["x", "y"])
+
+
+def test_error_overlap_and_its_phi_on_hand_made_arrays():
+    truth = [0, 0, 1, 1, 2, 2, 255, 0]
+    first = [0, 1, 1, 2, 2, 0, 1, 0]   # wrong at 1, 3, 5 (6 is not labeled)
+    second = [0, 1, 0, 2, 2, 2, 0, 1]  # wrong at 1, 2, 3, 7; at 1 and 3 with first's wrong class
+    counts = error_overlap(first, second, truth)
+    assert counts.tolist() == [2, 1, 2, 2, 7]  # both, only first, only second, same class, labeled
+    out = summarize_errors(counts, ("A", "B"))
+    # phi = (both * neither - only_a * only_b) / sqrt(wrong_a right_a wrong_b right_b) = (4 - 2) / 12
+    assert out["phi"] == pytest.approx(1 / 6)
+    assert out["error_rate"] == {"A": pytest.approx(3 / 7), "B": pytest.approx(4 / 7)}
+    assert out["errors_shared"] == {"A": pytest.approx(2 / 3), "B": 0.5}
+    assert out["same_class_where_both_wrong"] == 1.0 and out["one_right"] == pytest.approx(3 / 7)
+    # identical errors correlate fully, complementary ones negatively; a model never wrong has no phi
+    assert summarize_errors(error_overlap(first, first, truth))["phi"] == pytest.approx(1.0)
+    assert summarize_errors(error_overlap([1, 0], [0, 1], [0, 0]))["phi"] == pytest.approx(-1.0)
+    assert summarize_errors(error_overlap(truth, second, truth))["phi"] is None
+    with pytest.raises(DMTError, match="ground truth of shape"):
+        error_overlap(first, second, truth[:3])
+
+
+def test_with_the_data_the_agreement_compares_the_errors_too(tmp_path):
+    sets = {"A": write_set(tmp_path / "pseudo_A.h5", A), "B": write_set(tmp_path / "pseudo_B.h5", B)}
+    masks = tmp_path / "data" / "SegmentationClass"
+    for folder in (masks, tmp_path / "data/JPEGImages", tmp_path / "data/ImageSets/Segmentation"):
+        folder.mkdir(parents=True)  # the VOC layout of a prepared data set
+    write_mask_png(masks / "x.png", np.array([[0, 1], [1, 255]], np.uint8))  # A wrong at (0, 1)
+    write_mask_png(masks / "y.png", np.array([[2, 2, 0]], np.uint8))          # A wrong at the last
+    out = pixel_agreement(sets, ["x", "y"], tmp_path / "data")
+    # 6 labeled pixels: A wrong at 2, B at none (B equals the truth where it is labeled)
+    assert out["errors"]["error_rate"] == {"A": pytest.approx(2 / 6), "B": 0.0}
+    assert out["errors"]["phi"] is None and out["errors"]["one_right"] == pytest.approx(2 / 6)
+    assert out["agreement"] == pytest.approx(5 / 7)  # unchanged: every pixel, labeled or not
+    assert "errors" not in pixel_agreement(sets, ["x", "y"])
+    (masks / "y.png").unlink()
+    with pytest.raises(DMTError, match="y.png"):
+        pixel_agreement(sets, ["x", "y"], tmp_path / "data")
 
 
 def test_pixel_agreement_refuses_sets_of_different_image_sizes(tmp_path):

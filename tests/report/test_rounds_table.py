@@ -16,7 +16,7 @@ RECORD = {
     "rounds": [
         {"iteration": 1, "valtiny": {"A": 0.5, "B": 0.45}, "valtiny_change": {"A": 0.1, "B": 0.05},
          "pseudo": {"A": KEPT, "B": {**KEPT, "kept_precision": "n/a"}}, "agreement": 0.9,
-         "class_agreement": 0.6, "warnings": []},
+         "class_agreement": 0.6, "error_phi": 0.4567, "warnings": []},
         {"iteration": 2, "valtiny": {"A": 0.3, "B": 0.5}, "valtiny_change": {"A": -0.2, "B": 0.05},
          "pseudo": {"A": KEPT, "B": KEPT}, "agreement": "n/a", "class_agreement": "n/a",
          "warnings": ["iteration 2: model A's valtiny miou fell by 0.200 (0.500 -> 0.300), more than ..."]},
@@ -29,11 +29,12 @@ def test_one_row_per_round_in_percent_with_its_warnings():
     table = rounds_table(RECORD)
     assert list(table.columns) == ["iteration", "valtiny A", "change A", "valtiny B", "change B",
                                    "pseudo_A precision", "pseudo_A classes", "pseudo_B precision", "pseudo_B classes",
-                                   "agreement", "class agreement", "warnings"]
+                                   "agreement", "class agreement", "error phi", "warnings"]
     first, second = table.to_dict("records")
     assert first["valtiny A"] == pytest.approx(50) and second["change A"] == pytest.approx(-20)
     assert first["pseudo_A classes"] == "2 of 3" and first["pseudo_A precision"] == pytest.approx(90)
     assert first["class agreement"] == pytest.approx(60)
+    assert first["error phi"] == 0.457 and math.isnan(second["error phi"])  # a correlation; a record without it
     assert math.isnan(first["pseudo_B precision"]) and math.isnan(second["agreement"])  # n/a: blank cells
     assert first["warnings"] == "" and second["warnings"].startswith("model A's valtiny miou fell by 0.200")
     assert title("tiny", RECORD).startswith("tiny: collapse check per round, 1 warning(s); values in %. A round "

@@ -78,7 +78,7 @@ def _payload_config(tmp: Path) -> tuple[dict, dict[str, Path]]:
     small = {"valtiny": 2, "crop_size": [32, 32], "dmt": {"alphas": [0.5]}}
     config = {**{k: str(paths[k]) for k in ("voc_root", "sbd_root", "cityscapes_root", "cifar10_root",
                                               "coco_checkpoint", "imagenet_checkpoint", "folder_root")},
-              "digits": {**TINY["digits"]},
+              "digits": {**TINY["digits"]}, "pretrainings": TINY["pretrainings"],
               "experiments": {
                   "mine": {**small, "dataset": "folder", "labeled": "all", "predict_images": str(images),
                            "weights": ["scratch", f"imagenet:{paths['weights_file']}"], "model": "deeplab_v2"},

@@ -368,7 +368,7 @@ def test_a_changed_init_never_resumes_the_old_checkpoint(tmp_path):
 
 
 def test_the_committed_tiny_config_is_what_the_tests_run():
-    """.test/config/config.yaml is config/config.yaml with the tiny `digits` and `experiments` (and
+    """.test/config/config.yaml is config/config.yaml with the tiny `digits`, `pretrainings` and `experiments` (and
     `comparisons: null`): a test, not an import-time check, so that editing a default fails here
     with the fix named instead of stopping every workflow test at collection."""
     import yaml
@@ -378,4 +378,4 @@ def test_the_committed_tiny_config_is_what_the_tests_run():
     expected = over_repository_config(TINY)
     differ = sorted(k for k in set(committed) | set(expected) if committed.get(k) != expected.get(k))
     assert not differ, (f"{TEST_CONFIG} differs from config/config.yaml in {differ}: copy config/config.yaml's "
-                        f"keys other than digits and experiments into it")
+                        f"keys other than digits, pretrainings and experiments into it")

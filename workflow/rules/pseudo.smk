@@ -26,6 +26,7 @@ rule pseudo_label:
         "logs/{run}/iter{i}/pseudo_{t}.log",
     benchmark:
         "logs/{run}/iter{i}/pseudo_{t}.tsv"
+    priority: 10  # the critical path, as the trainings (train.smk)
     conda:
         CONDA_ENV
     threads: threads_of

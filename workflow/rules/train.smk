@@ -32,6 +32,9 @@ rule baseline:
         "logs/{job}/train.tsv"
     wildcard_constraints:
         job=BASELINE_JOB,
+    # Trainings and pseudo labels are a run's critical path; an evaluation (or the agreement) that
+    # is ready at the same time waits for a free core instead of delaying the next iteration.
+    priority: 10
     conda:
         CONDA_ENV
     threads: threads_of
