@@ -1,4 +1,5 @@
-"""One GPU per job on a machine with several: which visible GPU this process may use.
+"""One GPU per job on a machine with several: which visible GPU this process may use (or, for
+a job on several GPUs, which ones its launcher hands its ranks: ``claim_gpus``).
 
 Snakemake's ``--resources gpu=N`` only counts jobs; it does not say which GPU each one gets, so
 with ``device: auto`` every job used to land on ``cuda:0``. Here each process takes an exclusive
@@ -32,9 +33,9 @@ DEFAULT_LOCK_DIR = ".dmt-gpu-locks"
 # a few seconds of delay cost nothing and keep the waiting processes idle.
 POLL_SECONDS = 5.0
 
-# This process's GPU: (index, open lock file). The file object is kept referenced so that the
-# lock lives exactly as long as the process; a second claim in the process returns the same GPU.
-_claimed: tuple[int, object] | None = None
+# This process's GPUs: index -> open lock file. The file objects are kept referenced so that the
+# locks live exactly as long as the process; a second claim in the process returns the same GPUs.
+_claimed: dict[int, object] = {}
 
 
 def lock_dir() -> Path:
@@ -87,9 +88,30 @@ def claim_gpu(count: int) -> int:
     With all ``count`` GPUs taken, waits for one to be freed (logged once): sharing a GPU would
     make memory use depend on what else runs. An explicit ``--device cuda:N`` skips this.
     """
+    return claim_gpus(count, 1)[0]
+
+
+def _lock_all(paths: list[Path], n: int) -> dict[int, object] | None:
+    """``n`` of ``paths`` locked (index -> file), or None with none held: a job never sits on
+    some GPUs while it waits for the rest (two such jobs would wait for each other)."""
+    got = {}
+    for index, path in enumerate(paths):
+        f = _try_lock(path)
+        if f is not None:
+            got[index] = f
+            if len(got) == n:
+                return got
+    for f in got.values():
+        f.close()  # closing drops the flock
+    return None
+
+
+def claim_gpus(count: int, n: int) -> list[int]:
+    """Indices of ``n`` of the ``count`` visible GPUs that no other dmt process holds, reserved
+    together until this process exits; waits until ``n`` are free at once."""
     global _claimed
-    if _claimed is not None:
-        return _claimed[0]
+    if _claimed:
+        return sorted(_claimed)[:n]
     folder = lock_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -98,14 +120,18 @@ def claim_gpu(count: int) -> int:
     paths = [folder / f"gpu-{name}.lock" for name in gpu_names(count)]
     waiting = False
     while True:
-        for index, path in enumerate(paths):
-            f = _try_lock(path)
-            if f is not None:
-                _claimed = (index, f)
-                log.info("using GPU cuda:%d (%s held until this job exits)", index, path)
-                return index
+        got = _lock_all(paths, n)
+        if got is not None:
+            _claimed = got
+            log.info("using GPU(s) %s (%s held until this job exits)",
+                     ", ".join(f"cuda:{i}" for i in sorted(got)), ", ".join(str(paths[i]) for i in sorted(got)))
+            return sorted(got)
         if not waiting:
-            log.info("all %d GPUs are taken by other dmt jobs (%s); waiting for one to be freed",
-                     count, _holders(paths))
+            if n == 1:
+                log.info("all %d GPUs are taken by other dmt jobs (%s); waiting for one to be freed",
+                         count, _holders(paths))
+            else:
+                log.info("fewer than %d of the %d GPUs are free of other dmt jobs (%s); waiting for %d "
+                         "at once", n, count, _holders(paths), n)
             waiting = True
         time.sleep(POLL_SECONDS)

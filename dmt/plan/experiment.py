@@ -14,7 +14,7 @@ from dmt.jobs import TrainJob
 from dmt.methods import METHODS
 from dmt.plan.inputs import COCO_WEIGHTS, PlanError, raw_input
 from dmt.plan.pretraining import PREFIX as PRETRAINED
-from dmt.plan.pretraining import Pretraining, common_hyper, named, training_options
+from dmt.plan.pretraining import Pretraining, common_hyper, named, ranks_of, training_options
 from dmt.tasks import task_of
 
 
@@ -201,14 +201,17 @@ class Experiment:
         return f"results/{self.name}/iter0/{m}/model.pt"
 
     def weights(self, m: str) -> str:
-        """The init of model ``m`` as `dmt train` takes it: coco -> the converted file, imagenet ->
-        the user's state dict, scratch and explicit KIND:/path as they are."""
+        """The init of model ``m`` as `dmt train` takes it: deeplab_v2's coco -> the converted file;
+        another bare kind (imagenet, torchvision_coco, timm) -> the user's file of its top-level key
+        (``WEIGHT_KEYS``, checked to exist); scratch and explicit KIND:/path as they are."""
+        from dmt.models.catalog import WEIGHT_KEYS
+
         weights = self.cfg["weights"]["AB".index(m)]
-        if weights == "coco":
+        if weights == "coco" and self.cfg["model"] == "deeplab_v2":
             return f"coco:{COCO_WEIGHTS}"
-        if weights == "imagenet":
-            where = f"experiment {self.name} (weights: imagenet)"
-            return f"imagenet:{raw_input(self._config, 'imagenet_checkpoint', where)}"
+        if weights in WEIGHT_KEYS:
+            where = f"experiment {self.name} (weights: {weights})"
+            return f"{weights}:{raw_input(self._config, WEIGHT_KEYS[weights], where)}"
         if weights.startswith(PRETRAINED):
             return self.pretraining(m).weights()
         return weights
@@ -232,7 +235,9 @@ class Experiment:
 
     def needs_raw(self) -> list[str]:
         """Config keys of the local files this experiment reads."""
-        checkpoints = [f"{w}_checkpoint" for w in self.cfg["weights"] if w in ("coco", "imagenet")]
+        from dmt.models.catalog import WEIGHT_KEYS
+
+        checkpoints = [WEIGHT_KEYS[w] for w in self.cfg["weights"] if w in WEIGHT_KEYS]
         return list(self.info.raw_inputs) + checkpoints
 
     def hyper(self, stage: str, seed: int, loss_variant: str = "ce") -> dict:
@@ -300,6 +305,8 @@ class Experiment:
                 raise PlanError(f"{where}: labeled: {labeled!r} must be a ratio between 0 and 1 "
                                 f"(exclusive): some train images must stay unlabeled")
         self._check_published_lists()
+        self._check_model()
+        self._check_window()
         for m, weights in zip("AB", c["weights"], strict=True):
             kind, _, path = weights.partition(":")
             if weights.startswith(PRETRAINED):  # made by the pretrain rule: named, and fit for this model
@@ -333,7 +340,55 @@ class Experiment:
                 and len(set(self.model_seeds())) == 1 and c["weights"][0] == c["weights"][1]:
             raise PlanError(f"{where}: models A and B would be identical (same weights and model_seeds "
                             f"with init: seeds); give them different seeds or weights, or init: dms")
+        self._check_ranks(where)
 
+    def _check_ranks(self, where: str) -> None:
+        try:
+            ranks = ranks_of(self.cfg)
+        except PlanError as e:
+            raise PlanError(f"{where}: {e}") from None
+        world = (ranks["ranks"] or 1) * (ranks["nodes"] or 1)
+        batches = [self.cfg["baseline"]["batch_size"], self.cfg["dmt"]["batch_size"]]
+        if world > 1 and min(batches) < world:
+            raise PlanError(f"{where}: resources.train asks {world} ranks but a batch holds {min(batches)} "
+                            "images: every rank takes a share of each batch; use fewer ranks")
+        if world > 1 and self.task == "classification" and self.cfg["classification"]["mixup_alpha"]:
+            raise PlanError(f"{where}: resources.train asks {world} ranks; classification's mixup mixes "
+                            "images across the whole batch, which no rank holds: train it on one (ranks: 1)")
+
+
+    def _check_model(self) -> None:
+        """The model's options and the kinds of its inits, from the torch-free catalog (the files
+        themselves: ``weights``; whether timm has an encoder: when it is built)."""
+        from dmt.models.catalog import OPTIONS, TRANSFER, check_options
+        from dmt.models.catalog import PRETRAINED as INITS
+
+        c, where = self.cfg, f"experiment {self.name}"
+        try:
+            check_options(c["model"], {key: c.get(key) for key in OPTIONS.get(c["model"], {})})
+        except ValueError as e:
+            raise PlanError(f"{where}: {e}") from None
+        accepted = INITS.get(c["model"], ())
+        for weights in c["weights"]:
+            kind = weights.partition(":")[0]
+            if kind not in ("scratch", "pretrained", *TRANSFER, *accepted):
+                raise PlanError(f"{where}: model {c['model']} takes no {kind} weights; weights: "
+                                f"scratch{''.join(', ' + k for k in accepted)}, pretrained:NAME (or KIND:/path)")
+
+    def _check_window(self) -> None:
+        """A sliding window is segmentation's, and its stride must reach every pixel."""
+        window = self.cfg.get("sliding_window")
+        if not window:
+            return
+        where = f"experiment {self.name}: sliding_window"
+        if self.task != "segmentation":
+            raise PlanError(f"{where} is for segmentation; data set {self.dataset} is {self.task}: set it to null")
+        from dmt.models.windows import Window
+
+        try:
+            Window(tuple(window["size"]), tuple(window["stride"]))
+        except DMTError as e:
+            raise PlanError(f"{where}: {e}") from None
 
     def _check_published_lists(self) -> None:
         """A published list must exist and hold as many ids as the experiment asks for."""

@@ -28,9 +28,25 @@ def common_hyper(cfg: dict, strategy, seed: int) -> dict:
 
 def training_options(cfg: dict, folder: str) -> dict:
     """Options of `python -m dmt train` outside its spec, for the model in ``folder``: how fast it
-    loads and how often it checkpoints and scores its held-out list (none changes the weights)."""
+    loads, how often it checkpoints and scores its held-out list, on how many ranks it runs (none
+    changes the weights; ``per_rank_bn`` does, and enters the job's fingerprint)."""
     return {"num_workers": cfg["num_workers"], "checkpoint_every": cfg["checkpoint_every"],
-            "eval_every": cfg["eval_every"], "tensorboard": f"{folder}/tensorboard"}
+            "eval_every": cfg["eval_every"], "tensorboard": f"{folder}/tensorboard", **ranks_of(cfg)}
+
+
+def ranks_of(cfg: dict) -> dict:
+    """``resources.train``'s ranks as options: ``gpu: N`` above 1 is N ranks (one a GPU), else
+    ``ranks: N`` (gloo on the CPU); one process, the options absent, otherwise."""
+    train = cfg["resources"]["train"]
+    ranks, gpu, nodes = train.get("ranks"), train["gpu"], train.get("nodes", 1)
+    if gpu > 1 and ranks not in (None, gpu):
+        raise PlanError(f"resources.train: ranks {ranks} with gpu {gpu}: a job on GPUs runs one rank a GPU; "
+                        "leave ranks out (or make it equal to gpu)")
+    per_node = gpu if gpu > 1 else ranks or 1
+    several = per_node * nodes > 1
+    return {"ranks": per_node if several else None, "nodes": nodes if nodes > 1 else None,
+            "per_rank_bn": several and train.get("per_rank_bn", False)}
+
 
 
 class Pretraining:

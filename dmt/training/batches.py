@@ -10,6 +10,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from dmt.errors import DMTError
+from dmt.training.distributed import SINGLE, World
 
 
 class SampleStream:
@@ -39,11 +40,13 @@ class SampleStream:
 
 
 class _StepSampler:
-    def __init__(self, stream: SampleStream, start: int, stop: int):
-        self.stream, self.start, self.stop = stream, start, stop
+    """The keys of steps ``start`` to ``stop``: this rank's slice of each global batch."""
+
+    def __init__(self, stream: SampleStream, start: int, stop: int, world: World = SINGLE):
+        self.stream, self.start, self.stop, self.world = stream, start, stop, world
 
     def __iter__(self):
-        return (self.stream.batch_at(s) for s in range(self.start, self.stop))
+        return (self.world.shard(self.stream.batch_at(s)) for s in range(self.start, self.stop))
 
     def __len__(self):
         return self.stop - self.start
@@ -81,34 +84,37 @@ def _collate(samples: list[dict]) -> dict:
     }
 
 
-def _loader(dataset, stream: SampleStream, start: int, stop: int, num_workers: int, device) -> DataLoader:
-    return DataLoader(_Seeded(dataset), batch_sampler=_StepSampler(stream, start, stop),
+def _loader(dataset, stream: SampleStream, start: int, stop: int, num_workers: int, device,
+            world: World) -> DataLoader:
+    return DataLoader(_Seeded(dataset), batch_sampler=_StepSampler(stream, start, stop, world),
                       collate_fn=_collate, num_workers=num_workers,
                       pin_memory=device.type == "cuda", persistent_workers=False)
 
 
 def mixed_batches(labeled, pseudo, n_labeled: int, n_pseudo: int, seed: int, start: int, stop: int,
-                  num_workers: int, device):
+                  num_workers: int, device, world: World = SINGLE):
     """The batches of steps ``start`` to ``stop``: ``n_labeled`` labeled samples then, with a
     ``pseudo`` set, ``n_pseudo`` of its samples, on ``device``; ``is_pseudo`` marks the second
-    part, whatever its samples say (online self-training: plain unlabeled images)."""
+    part, whatever its samples say (online self-training: plain unlabeled images). Under several
+    ranks, this rank's slice of each part of the global batch (none where its slice is empty)."""
     # Made here, not at the first batch: each DataLoader iterator draws its base seed from
     # torch's generator, and workers start prefetching at once.
-    parts = [iter(_loader(labeled, SampleStream(len(labeled), n_labeled, seed), start, stop,
-                          num_workers, device))]
+    sets = [(labeled, n_labeled, seed, False)]
     if pseudo is not None:
-        parts.append(iter(_loader(pseudo, SampleStream(len(pseudo), n_pseudo, seed + 1), start, stop,
-                                  num_workers, device)))
+        sets.append((pseudo, n_pseudo, seed + 1, True))
+    parts = [(iter(_loader(data, SampleStream(len(data), n, part_seed), start, stop, num_workers, device,
+                           world)), is_pseudo)
+             for data, n, part_seed, is_pseudo in sets if world.shard(list(range(n)))]
     return _joined(parts, stop - start, device)
 
 
 def _joined(parts: list, steps: int, device):
     for _ in range(steps):
         # Each part goes to the device from its own pinned batch; concatenated there.
-        got = [next(part) for part in parts]
-        batch = {k: torch.cat([p[k].to(device, non_blocking=True) for p in got])
+        got = [(next(part), is_pseudo) for part, is_pseudo in parts]
+        batch = {k: torch.cat([p[k].to(device, non_blocking=True) for p, _ in got])
                  for k in ("image", "target", "conf")}
-        batch["is_pseudo"] = torch.cat([torch.full((len(p["target"]),), k == 1) for k, p in enumerate(got)])
+        batch["is_pseudo"] = torch.cat([torch.full((len(p["target"]),), flag) for p, flag in got])
         if device.type == "cuda":
             batch["image"] = batch["image"].contiguous(memory_format=torch.channels_last)
         yield batch

@@ -10,6 +10,7 @@ from pathlib import Path
 from dmt.errors import DMTError, UnsafeFile
 from dmt.store.atomic import torch_save
 from dmt.store.torchfile import read_torch_file
+from dmt.training.distributed import SINGLE, World
 from dmt.training.hooks import Hook, Run
 
 log = logging.getLogger(__name__)
@@ -27,11 +28,14 @@ def _read(path: Path) -> dict | None:
 
 class CheckpointHook(Hook):
     """Saves every ``spec.checkpoint_every`` steps (not at the last: the model file follows) and
-    removes the checkpoint once the trained model is saved."""
+    removes the checkpoint once the trained model is saved. Under several ranks every rank
+    resumes from the same file and rank 0 alone writes it: it holds the global batch's state, so
+    a run resumes on any rank count (the fingerprint holds no rank count)."""
 
-    def __init__(self, path, fingerprint: str):
+    def __init__(self, path, fingerprint: str, world: World = SINGLE):
         self.path = Path(path) if path else None
         self.fingerprint = fingerprint
+        self.world = world
 
     def due(self, run: Run, done: int) -> bool:
         return done % run.spec.checkpoint_every == 0 and done < run.total
@@ -56,7 +60,9 @@ class CheckpointHook(Hook):
 
     def end_of_step(self, run: Run, done: int) -> None:
         if self.path and self.due(run, done):
-            states = {hook.key: hook.state() for hook in run.hooks if hook.key}
+            states = {hook.key: hook.state() for hook in run.hooks if hook.key}  # on every rank
+            if not self.world.main:
+                return
             # The keys, their order included, are the checkpoint format: kept as they were.
             torch_save({"fingerprint": self.fingerprint, "model": run.model.state_dict(),
                         "optimizer": run.optimizer.state_dict(), "scaler": run.scaler.state_dict(),
@@ -64,5 +70,5 @@ class CheckpointHook(Hook):
                         "weight_hist": states.get("weight_hist")}, self.path)
 
     def after_save(self, run: Run) -> None:
-        if self.path and self.path.exists():
+        if self.world.main and self.path and self.path.exists():
             self.path.unlink()

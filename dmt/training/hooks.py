@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import torch
 from torch.optim.swa_utils import AveragedModel
 
+from dmt.training.distributed import SINGLE, World
 from dmt.training.losses import LossOutput, WeightHistogram
 
 
@@ -27,10 +28,13 @@ class Run:
     history: list = field(default_factory=list)
     eval_model: torch.nn.Module | None = None  # evaluated, saved and labelling next: the EMA if any
     hooks: list = field(default_factory=list)
+    trainee: torch.nn.Module | None = None  # what the steps call: the model, or DDP around it
 
     def __post_init__(self):
         if self.eval_model is None:
             self.eval_model = self.model
+        if self.trainee is None:
+            self.trainee = self.model
 
 
 class Hook:
@@ -92,18 +96,21 @@ class EMAHook(Hook):
 
 
 class WeightHistogramHook(Hook):
-    """Counts the dynamic weights of the pseudo-labeled elements: the report's histograms."""
+    """Counts the dynamic weights of the pseudo-labeled elements: the report's histograms. Under
+    several ranks each counts its slice; the state (checkpoints, the summary) is their sum, which
+    rank 0 alone takes back on a resume, so the sum stays right on any rank count."""
 
     key = "weight_hist"
 
-    def __init__(self, device):
-        self.hist = WeightHistogram(device)
+    def __init__(self, device, world: World = SINGLE):
+        self.hist, self.world = WeightHistogram(device, world), world
 
     def state(self):
         return self.hist.state()
 
     def load(self, state) -> None:
-        self.hist.load(state)
+        if self.world.main:
+            self.hist.load(state)
 
     def after_step(self, run: Run, out: LossOutput) -> None:
         if out.weight_map is not None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import torch
 from tqdm import tqdm
@@ -27,6 +27,7 @@ from dmt.errors import DMTError
 from dmt.models.files import save_model
 from dmt.training.batches import SampleStream, _collate, mixed_batches
 from dmt.training.checkpoint import CheckpointHook
+from dmt.training.distributed import SINGLE, World, all_sum, check_batch, data_parallel, global_loss
 from dmt.training.hooks import (
     EMAHook,
     Run,
@@ -58,8 +59,9 @@ def _batch_sizes(spec: TrainSpec, labeled, pseudo) -> tuple[int, int, int]:
 
 
 def _setup(model, spec: TrainSpec, steps_per_epoch: int, with_pseudo: bool, checkpoint: CheckpointHook,
-           tb_dir, device) -> Run:
-    """The run, its hooks (in the order they are called) and its state restored from a checkpoint."""
+           tb_dir, device, world: World, per_rank_bn: bool) -> Run:
+    """The run, its hooks (in the order they are called) and its state restored from a checkpoint.
+    Under several ranks the steps call the model through DDP (``run.trainee``)."""
     model.to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
@@ -68,11 +70,12 @@ def _setup(model, spec: TrainSpec, steps_per_epoch: int, with_pseudo: bool, chec
     if spec.ema_decay:
         run.hooks.append(EMAHook(run, spec.ema_decay))
     if with_pseudo:
-        run.hooks.append(WeightHistogramHook(device))
+        run.hooks.append(WeightHistogramHook(device, world))
     checkpoint.resume(run)
-    if tb_dir is not None:
+    if tb_dir is not None and world.main:
         run.hooks.append(TensorBoardHook(tb_dir, run.start))
     run.hooks.append(checkpoint)  # last: a checkpoint holds what the other hooks did at its step
+    run.trainee = data_parallel(run.model, world, device, per_rank_bn)
     return run
 
 
@@ -80,8 +83,8 @@ class _Meter:
     """Means of the training scalars over a logging interval. The sums stay on the device:
     reading them syncs host and GPU, done once per interval."""
 
-    def __init__(self):
-        self.sums, self.n = None, 0
+    def __init__(self, world: World):
+        self.sums, self.n, self.world = None, 0, world
 
     def add(self, out) -> None:
         stats = torch.stack([out.loss.detach().float(), out.mean_weight.float(), out.disagreement.float()])
@@ -89,6 +92,8 @@ class _Meter:
         self.n += 1
 
     def read(self, done: int, lr: float, checkpoint: CheckpointHook) -> list[float]:
+        if self.world.size > 1:  # each rank's loss is its share times the rank count: the mean
+            self.sums = all_sum(self.sums, self.world) / self.world.size
         means, n = (self.sums / self.n).tolist(), self.n
         self.sums, self.n = None, 0
         if not math.isfinite(means[0]):
@@ -124,7 +129,8 @@ def _end_epoch(run: Run, done: int, out, on_epoch_end) -> None:
 
 def train(model: torch.nn.Module, spec: TrainSpec, labeled, out_path, *, pseudo=None,
           checkpoint_path=None, fingerprint_parts: tuple[str, ...] = (), device=None,
-          tb_dir=None, on_epoch_end=None, meta: dict | None = None) -> dict:
+          tb_dir=None, on_epoch_end=None, meta: dict | None = None, world: World = SINGLE,
+          per_rank_bn: bool = False) -> dict:
     """Train ``model`` in place and save it to ``out_path`` (atomically); return a summary.
 
     ``labeled`` and ``pseudo`` are data sets of augmented samples (dicts with image, target,
@@ -134,24 +140,31 @@ def train(model: torch.nn.Module, spec: TrainSpec, labeled, out_path, *, pseudo=
     EMA when there is one) to log. ``meta`` (model name, classes, ...) is stored with the weights
     so that later stages can rebuild the model (``dmt.models.files``), with the spec and the summary
     that ``out_path``'s sidecar JSON also holds.
+
+    ``world``: this process's rank among those of one job (``dmt.training.distributed``); each
+    takes its slice of every global batch and rank 0 alone writes files. ``per_rank_bn``: each
+    rank's BatchNorm normalises by its own slice (not the one-process result).
     """
     device = device or torch.device("cpu")
     with_pseudo = pseudo is not None
     n_labeled, n_pseudo, steps_per_epoch = _batch_sizes(spec, labeled, pseudo)
-    checkpoint = CheckpointHook(checkpoint_path, spec.fingerprint(*fingerprint_parts))
-    run = _setup(model, spec, steps_per_epoch, with_pseudo, checkpoint, tb_dir, device)
+    check_batch(world, spec.batch_size, bool(spec.mixup_alpha))
+    checkpoint = CheckpointHook(checkpoint_path, spec.fingerprint(*fingerprint_parts), world)
+    run = _setup(model, spec, steps_per_epoch, with_pseudo, checkpoint, tb_dir, device, world, per_rank_bn)
     batches = mixed_batches(labeled, pseudo, n_labeled, n_pseudo, spec.seed, run.start, run.total,
-                            spec.num_workers, device)
+                            spec.num_workers, device, world)
     step_fn, schedule = STEPS[choose_step(spec, with_pseudo)], SCHEDULES[spec.schedule]
 
     run.model.train()
-    meter, t0 = _Meter(), time.time()
+    meter, t0 = _Meter(world), time.time()
     bar = tqdm(range(run.start, run.total), desc="train", unit="step", initial=run.start, total=run.total,
-               mininterval=5)
+               mininterval=5, disable=not world.main)
     for step in bar:
         lr, gamma = schedule(spec, step, run.total), gammas(spec, step, run.total)
         set_lr(run.optimizer, lr)
-        out = step_fn(run.model, next(batches), StepContext(spec, step, gamma, device))
+        out = step_fn(run.trainee, next(batches), StepContext(spec, step, gamma, device))
+        if world.size > 1:
+            out = replace(out, loss=global_loss(out.loss, out.valid_elements, world))
         optimize(run.optimizer, run.scaler, out.loss)
         for hook in run.hooks:
             hook.after_step(run, out)
@@ -171,9 +184,12 @@ def train(model: torch.nn.Module, spec: TrainSpec, labeled, out_path, *, pseudo=
     summary = {"steps": run.total, "steps_per_epoch": steps_per_epoch, "labeled_per_batch": n_labeled,
                "pseudo_per_batch": n_pseudo, "seconds": time.time() - t0, "resumed_at": run.start,
                "history": run.history}
+    if world.size > 1:
+        summary["ranks"] = world.size
     for hook in run.hooks:  # the histogram's summary is what the report's histograms show
         hook.before_save(run, summary)
-    save_model(out_path, run.eval_model.state_dict(), meta or {}, spec=asdict(spec), summary=summary)
+    if world.main:
+        save_model(out_path, run.eval_model.state_dict(), meta or {}, spec=asdict(spec), summary=summary)
     for hook in run.hooks:
         hook.after_save(run)
     return summary

@@ -137,9 +137,10 @@ class WeightHistogram:
 
     BINS = 20
 
-    def __init__(self, device):
+    def __init__(self, device, world=None):
         # The last slot collects the elements outside the mask; it is never reported.
         self.counts = torch.zeros(self.BINS + 2, dtype=torch.int64, device=device)
+        self.world = world  # dmt.training.distributed.World: state() sums over its ranks
 
     def add(self, weights: torch.Tensor, mask: torch.Tensor) -> None:
         """Count ``weights`` where ``mask`` (same shape) is true."""
@@ -148,6 +149,10 @@ class WeightHistogram:
         self.counts.scatter_add_(0, bins, torch.ones_like(bins))
 
     def state(self) -> list[int]:
+        if self.world is not None and self.world.size > 1:  # a collective: every rank calls it
+            from dmt.training.distributed import all_sum
+
+            return all_sum(self.counts[:-1].clone(), self.world).tolist()
         return self.counts[:-1].tolist()
 
     def load(self, state: list[int]) -> None:

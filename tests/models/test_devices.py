@@ -32,14 +32,14 @@ def fake_gpus(monkeypatch, tmp_path):
     monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     monkeypatch.setenv(devices.LOCK_DIR_ENV, str(tmp_path / "locks"))
-    monkeypatch.setattr(devices, "_claimed", None)
+    monkeypatch.setattr(devices, "_claimed", {})
 
     def set_count(n):
         count["n"] = n
 
     yield set_count, tmp_path / "locks", calls
-    if devices._claimed is not None:  # release this test's GPU: the next test starts afresh
-        devices._claimed[1].close()
+    for f in devices._claimed.values():  # release this test's GPUs: the next test starts afresh
+        f.close()
 
 
 def hold(path: Path):
@@ -63,6 +63,20 @@ def test_auto_takes_a_gpu_no_other_job_holds_and_keeps_it(fake_gpus):
         other.close()
 
 
+def test_a_multi_gpu_job_gets_gpus_no_other_job_holds_all_at_once(fake_gpus, monkeypatch):
+    set_count, locks, _ = fake_gpus
+    set_count(3)
+    other = hold(locks / "gpu-1.lock")
+    try:
+        assert devices.claim_gpus(3, 2) == [0, 2]
+        assert devices.claim_gpus(3, 2) == [0, 2]  # asked again: the same ones
+        # All or nothing: with only one free, none is held while the job waits.
+        monkeypatch.setattr(devices, "_claimed", {})
+        assert devices._lock_all([locks / "gpu-0.lock", locks / "gpu-1.lock", locks / "gpu-2.lock"], 2) is None
+    finally:
+        other.close()
+
+
 def test_plain_cuda_is_assigned_like_auto(fake_gpus):
     assert pick_device("cuda") == torch.device("cuda", 0)
 
@@ -72,7 +86,7 @@ def test_explicit_index_is_used_as_is_even_when_held(fake_gpus):
     other = hold(locks / "gpu-0.lock")
     try:
         assert pick_device("cuda:0") == torch.device("cuda", 0)
-        assert calls == [torch.device("cuda", 0)] and devices._claimed is None
+        assert calls == [torch.device("cuda", 0)] and devices._claimed == {}
     finally:
         other.close()
     with pytest.raises(DMTError, match="only 2 CUDA device"):

@@ -83,3 +83,19 @@ def test_tiny_dag_through_slurm_and_scancel_resume(cluster, tmp_path, capsys):
     assert model.is_file() and not ckpt.exists()
     log = (tmp_path / "logs" / "tiny" / "iter1" / "B" / "train.log").read_text()
     assert "resuming from" in log, out[-3000:]
+
+
+def test_a_training_on_two_ranks_through_slurm(cluster, tmp_path):
+    """resources.train.ranks: 2 through the SLURM profile: one SLURM job whose command starts
+    torchrun's 2 gloo ranks (the CPUs the job asks for cover both)."""
+    config = copy.deepcopy(TINY)
+    config["experiments"]["tiny"]["resources"] = {"train": {"ranks": 2}}
+    write_config(tmp_path, config)
+    # One --set-resources list (a second one would replace the first's gpu=0), and the target
+    # first: the list takes every word after it.
+    args = list(SLURM)
+    args.insert(args.index("--set-resources") + 1, "baseline:cpus_per_task=2")
+    run(tmp_path, "results/tiny/iter0/A/model.pt", *args)
+    sidecar = json.loads((tmp_path / "results" / "tiny" / "iter0" / "A" / "model.json").read_text())
+    assert sidecar["summary"]["ranks"] == 2
+    assert "training on 2 ranks" in (tmp_path / "logs" / "tiny" / "iter0" / "A" / "train.log").read_text()

@@ -1,0 +1,121 @@
+"""``python -m dmt train --ranks N [--nodes M]``: one training job on N processes per node,
+started by torchrun (``torch.distributed.run``) from this process, which stays for the job's
+lifetime: it holds the job's GPUs (``dmt.devices``) and turns a failed rank into one line.
+
+One node: ``--standalone`` rendezvous. Several nodes (inside a SLURM allocation of them): this
+command starts itself once a node with ``srun --ntasks-per-node 1``, and those launchers meet at
+the allocation's first node (c10d rendezvous on ``$SLURM_JOB_NODELIST``'s first host, id
+``$SLURM_JOB_ID``). The rule's command is the same in every case.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from dmt.errors import DMTError
+
+log = logging.getLogger("dmt")
+
+RDZV_PORT = 29400
+NODE_LAUNCHER = "DMT_NODE_LAUNCHER"  # set in the launchers srun starts, one a node
+
+
+def _strip(argv: list[str], names: tuple[str, ...]) -> list[str]:
+    """``argv`` without the options ``names`` and their value (the ranks do not launch again,
+    and write to the launcher's log, not a truncated copy of it)."""
+    out, skip = [], False
+    for item in argv:
+        if skip:
+            skip = False
+        elif item in names:
+            skip = True
+        elif not any(item.startswith(n + "=") for n in names):
+            out.append(item)
+    return out
+
+
+def _rendezvous(nodes: int) -> list[str]:
+    if nodes == 1:
+        return ["--standalone", "--nnodes", "1"]
+    try:
+        job, nodelist = os.environ["SLURM_JOB_ID"], os.environ["SLURM_JOB_NODELIST"]
+    except KeyError as e:
+        raise DMTError(f"--nodes {nodes} runs inside a SLURM allocation (srun --ntasks-per-node 1); "
+                       f"{e.args[0]} is not set") from e
+    head = subprocess.run(["scontrol", "show", "hostnames", nodelist], capture_output=True, text=True,
+                          check=True).stdout.split()[0]
+    return ["--nnodes", str(nodes), "--rdzv-backend", "c10d", "--rdzv-endpoint", f"{head}:{RDZV_PORT}",
+            "--rdzv-id", job]
+
+
+def _claim_gpus(args) -> None:
+    """Every rank of this node gets a GPU no other dmt job holds: claimed here, all at once, and
+    handed to the ranks as their CUDA_VISIBLE_DEVICES (rank r takes cuda:r)."""
+    import torch
+
+    if args.device not in ("auto", "cuda") or not torch.cuda.is_available():
+        return
+    from dmt.devices import claim_gpus, gpu_names
+
+    count = torch.cuda.device_count()
+    if count < args.ranks:
+        raise DMTError(f"--ranks {args.ranks} needs {args.ranks} GPUs; {count} visible here "
+                       "(resources.train.gpu asks SLURM for them)")
+    names = gpu_names(count)
+    os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(names[i] for i in claim_gpus(count, args.ranks))
+
+
+def _failure_line(error, world: int, errors: Path) -> str:
+    rank, failure = error.get_first_failure()
+    said = errors / f"rank{rank}"
+    if said.exists():
+        return f"{said.read_text().strip()} (rank {rank} of {world})"
+    how = f"killed by {failure.signal_name()}" if failure.exitcode < 0 else f"exit status {failure.exitcode}"
+    return (f"error: rank {rank} of {world} stopped ({how}) and the others with it; rerun the job: it "
+            "resumes from its last checkpoint")
+
+
+def _on_each_node(args, argv: list[str], fail) -> int:
+    """This very command once on each node of the allocation (srun), each its node's launcher."""
+    command = ["srun", "--nodes", str(args.nodes), "--ntasks-per-node", "1", sys.executable, "-m", "dmt",
+               *_strip(argv, ("--log",))]
+    try:
+        done = subprocess.run(command, env={**os.environ, NODE_LAUNCHER: "1"}, check=False)
+    except FileNotFoundError:
+        return fail(f"error: --nodes {args.nodes} starts one launcher a node with srun, which is not "
+                    "installed here: run it inside a SLURM allocation", 1)
+    if done.returncode:
+        return fail(f"error: the training on {args.nodes} nodes failed (srun exit status "
+                    f"{done.returncode}); each node's line is above in this log; rerun the job: it resumes "
+                    "from its last checkpoint", 1)
+    return 0
+
+
+def launch(args, argv: list[str], fail) -> int:
+    """Run the job ``argv`` (this command's own) on ``args.ranks`` processes of each of
+    ``args.nodes`` nodes; 0, or ``fail``'s one line and status 1."""
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import get_args_parser, run
+
+    world = args.ranks * args.nodes
+    if args.nodes > 1 and not os.environ.get(NODE_LAUNCHER):
+        return _on_each_node(args, argv, fail)
+    _claim_gpus(args)
+    logging.getLogger("torch.distributed.elastic").setLevel(logging.ERROR)
+    with tempfile.TemporaryDirectory(prefix="dmt-ranks-") as errors:
+        os.environ["DMT_RANK_ERRORS"] = errors
+        torchrun = get_args_parser().parse_args([
+            *_rendezvous(args.nodes), "--nproc-per-node", str(args.ranks), "--max-restarts", "0",
+            "--monitor-interval", "1", "-m", "dmt", *_strip(argv, ("--log",))])
+        log.info("training on %d ranks (%d per node, %d nodes)", world, args.ranks, args.nodes)
+        try:
+            run(torchrun)
+        except ChildFailedError as e:
+            return fail(_failure_line(e, world, Path(errors)), 1)
+    sys.stdout.flush()
+    return 0
