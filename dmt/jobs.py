@@ -68,6 +68,8 @@ class PseudoJob:
     all (``classwise`` false, Algorithm 1) or of each predicted class. ``pad_to``: inputs are
     zero-padded to at least the training crop (segmentation). ``with_truth`` reads the unlabeled
     set's ground truth, where it has any, for the precision of the kept labels (never for training).
+    ``window`` / ``stride``: sliding-window inference ([h, w] each; segmentation), None: the whole
+    image; left out of the spec file when None, so the specs of whole-image runs stay as they were.
     """
 
     dataset: str
@@ -80,6 +82,8 @@ class PseudoJob:
     classwise: bool = False
     amp: bool = True
     with_truth: bool = True
+    window: list[int] | None = None
+    stride: list[int] | None = None
     kind: str = field(default="pseudo", init=False)
 
     def inputs(self) -> list[str]:
@@ -87,10 +91,14 @@ class PseudoJob:
 
 
 KINDS = {"train": TrainJob, "pseudo": PseudoJob}
+# Fields written only where set: a spec file is an input of its job, so a new field must not
+# change the specs (and rerun the jobs) of runs that do not use it.
+OMIT_IF_NONE = {"window", "stride"}
 
 
 def to_json(job) -> str:
-    return json.dumps(asdict(job), indent=2, sort_keys=True) + "\n"
+    data = {k: v for k, v in asdict(job).items() if not (k in OMIT_IF_NONE and v is None)}
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
 def read_job(path, kind: str):

@@ -58,25 +58,27 @@ class Task:
         """The scores of ``evaluate`` (its metrics.json, beside the model's name and digest)."""
         return self.op("evaluate_model")(args, model, info, device)
 
-    def valtiny_score(self, model, valtiny, device, spec, eval_batch_size: int) -> dict:
-        return self.op("valtiny_score")(model, valtiny, device, spec, eval_batch_size)
+    def valtiny_score(self, model, valtiny, device, spec, eval_batch_size: int, world) -> dict:
+        """``world`` (dmt.training.distributed): each rank scores its share; the counts are summed."""
+        return self.op("valtiny_score")(model, valtiny, device, spec, eval_batch_size, world)
 
     def select_final(self, metrics) -> dict:
         """The final JSON, recording its task: the tables read it from there, guessing nothing."""
         return {**self.op("select_final")(metrics), "task": self.name}
 
-    def export_fields(self, info, data_root, pad_to) -> dict:
-        return self.op("export_fields")(info, data_root, pad_to)
+    def export_fields(self, info, data_root, pad_to, window=None) -> dict:
+        return self.op("export_fields")(info, data_root, pad_to, window)
 
     def pseudo_set(self, args, info, i: int, t: str, h5, summary):
         return self.op("pseudo_set")(args, info, i, t, h5, summary)
 
-    def pseudo_agreement(self, sets: dict, ids) -> dict:
-        """How often the teachers of two pseudo-label sets of the same images predict the same class."""
+    def pseudo_agreement(self, sets: dict, ids, data=None) -> dict:
+        """How often the teachers of two pseudo-label sets of the same images predict the same class
+        (and, given the prepared ``data`` with the images' ground truth, how their errors overlap)."""
         if "pseudo_agreement" not in self.OPS:
             raise DMTError(f"{self.name} runs train one model per iteration and their pseudo-label sets keep "
                            f"only some images: there are no two teachers' predictions of every image to compare")
-        return self.op("pseudo_agreement")(sets, ids)
+        return self.op("pseudo_agreement")(sets, ids, data)
 
     def plot_examples(self, args, info) -> None:
         return self.op("plot_examples")(args, info)
@@ -144,14 +146,15 @@ class SegmentationTask(Task):
     def prediction_files(self, items, confidence: bool, overlay: bool) -> list[str]:
         return self.op("prediction_files")(items, confidence, overlay)
 
-    def check_predict_options(self, confidence: bool, overlay: bool, pad_to) -> None:
+    def check_predict_options(self, confidence: bool, overlay: bool, pad_to, window=None) -> None:
         """Every option of predict applies to masks."""
 
-    def predict_images(self, model, meta, items, sizes, out, device, *, pad_to, confidence, overlay, **common):
+    def predict_images(self, model, meta, items, sizes, out, device, *, pad_to, confidence, overlay, window=None,
+                       **common):
         """Masks, batched in order of size so that a batch pads little."""
         by_size = sorted(items, key=lambda item: (sizes[item[0]], item[0]))
         return self.op("predict_images")(model, meta, by_size, out, device, pad_to=pad_to, confidence=confidence,
-                                         overlay=overlay, **common)
+                                         overlay=overlay, window=window, **common)
 
     # -- results
     def baseline_label(self, final: dict) -> str:
@@ -181,8 +184,10 @@ class SegmentationTask(Task):
         return {}
 
     def pad_options(self, cfg: dict) -> dict:
-        """Zero-padded to at least the training crop, as in training (evaluation, export)."""
-        return {"pad_to": cfg["crop_size"]}
+        """Zero-padded to at least the training crop, as in training (evaluation, export); where
+        the experiment sets a sliding window, evaluated (and exported to predict) in its windows."""
+        window = cfg.get("sliding_window") or {}
+        return {"pad_to": cfg["crop_size"], "window": window.get("size"), "stride": window.get("stride")}
 
     def augment_fields(self, cfg: dict) -> dict:
         return {"crop_size": cfg["crop_size"], "scale_range": cfg["scale_range"]}
@@ -206,7 +211,9 @@ class SegmentationTask(Task):
         return {f"{m}{run.iterations}": run.model_path(run.iterations, m) for m in run.models}
 
     def pseudo_fields(self, cfg: dict) -> dict:
-        return {"pad_to": list(cfg["crop_size"]), "classwise": False}
+        window = cfg.get("sliding_window") or {}
+        return {"pad_to": list(cfg["crop_size"]), "classwise": False, "window": window.get("size"),
+                "stride": window.get("stride")}
 
 
 class ClassificationTask(Task):
@@ -236,12 +243,13 @@ class ClassificationTask(Task):
     def prediction_files(self, items, confidence: bool, overlay: bool) -> list[str]:
         return ["predictions.csv"]
 
-    def check_predict_options(self, confidence: bool, overlay: bool, pad_to) -> None:
-        if confidence or overlay or pad_to is not None:
-            raise DMTError("--confidence, --overlay and --pad-to are for segmentation models; this one "
+    def check_predict_options(self, confidence: bool, overlay: bool, pad_to, window=None) -> None:
+        if confidence or overlay or pad_to is not None or window is not None:
+            raise DMTError("--confidence, --overlay, --pad-to and --window are for segmentation models; this one "
                            "classifies whole images (predictions.csv holds each one's probability)")
 
-    def predict_images(self, model, meta, items, sizes, out, device, *, pad_to, confidence, overlay, **common):
+    def predict_images(self, model, meta, items, sizes, out, device, *, pad_to, confidence, overlay, window=None,
+                       **common):
         return self.op("predict_images")(model, meta, items, out, device, **common)
 
     # -- results

@@ -20,7 +20,10 @@ log = logging.getLogger("dmt")
 
 
 def _setup(threads: int | None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Ranks above 0 of a job on several (torchrun) share rank 0's log: their warnings only.
+    quiet = int(os.environ.get("RANK", "0")) > 0
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if threads:
         import torch
 
@@ -48,6 +51,13 @@ def _inference_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pad-to", type=int, nargs=2, default=(0, 0), metavar=("H", "W"),
                    help="zero-pad inputs to at least the training crop size")
     p.add_argument("--no-amp", action="store_true", help="full precision on CUDA")
+
+
+def _window_args(p: argparse.ArgumentParser, default: str) -> None:
+    p.add_argument("--window", type=int, nargs=2, default=None, metavar=("H", "W"),
+                   help=f"sliding-window inference in H x W windows, logits averaged (default: {default})")
+    p.add_argument("--stride", type=int, nargs=2, default=None, metavar=("H", "W"),
+                   help="the sliding window's step (with --window)")
 
 
 def _data_commands(sub) -> None:
@@ -113,6 +123,12 @@ def _stage_commands(sub) -> None:
     p.add_argument("--eval-every", type=int, default=1, help="epochs between valtiny evaluations")
     p.add_argument("--eval-batch-size", type=int, default=256, help="classification valtiny batch")
     p.add_argument("--out", required=True, help="model file to write")
+    p.add_argument("--ranks", type=int, default=1, help="processes of this one job per node (torchrun: "
+                   "one per GPU, or gloo ranks on the CPU); the result is the one-process run's")
+    p.add_argument("--nodes", type=int, default=1, help="nodes of this job, one launcher on each "
+                   "(srun --ntasks-per-node 1 under SLURM)")
+    p.add_argument("--per-rank-bn", action="store_true", help="with several ranks: BatchNorm of each "
+                   "rank's slice, not of the whole batch (as the authors' Accelerate runs; changes results)")
     p.set_defaults(func="dmt.training.job:cmd_train")
 
     p = sub.add_parser("pseudo", help="top-alpha pseudo labels into HDF5 (one pass), from a spec file")
@@ -127,6 +143,8 @@ def _stage_commands(sub) -> None:
     p.add_argument("--sets", required=True, nargs=2, metavar="MODEL=H5",
                    help="the two sets of one iteration, e.g. A=results/x/iter2/pseudo_A.h5 B=...pseudo_B.h5")
     p.add_argument("--unlabeled", required=True, help="the unlabeled id list both sets label")
+    p.add_argument("--data", help="prepared data holding the unlabeled images' ground truth: adds how the "
+                   "two teachers' errors overlap (phi)")
     p.add_argument("--out", required=True, help="JSON to write, e.g. results/{run}/iter{i}/agreement.json")
     p.set_defaults(func="dmt.pseudo.job:cmd_agreement")
 
@@ -138,6 +156,7 @@ def _stage_commands(sub) -> None:
     p.add_argument("--val-split", default="val", help="ImageSets/Segmentation/<name>.txt of the data")
     p.add_argument("--valtiny", required=True, help="id list for model selection")
     p.add_argument("--out", required=True)
+    _window_args(p, "the whole padded image at once")
     p.set_defaults(func="dmt.evaluation.job:cmd_evaluate")
 
     p = sub.add_parser("convert-coco", help="map the Caffe-converted COCO DeepLab-v2 weights to deeplab_v2")
@@ -169,6 +188,16 @@ def _table_commands(sub) -> None:
     p.add_argument("--title", default="Every run with results: baseline and final model (each selected on "
                    "valtiny), the oracle where trained; % (val mIoU or test accuracy)")
     p.set_defaults(func="dmt.report.table_job:cmd_summary")
+
+    p = sub.add_parser("protocol-table", help="a comparison's runs beside published results (the modern protocol)")
+    p.add_argument("--runs", required=True, help="JSON: labeled count -> method -> the run's final JSON, "
+                   "or null where it has not been run (an empty cell)")
+    p.add_argument("--references", default="", help="published rows (dmt.report.protocol.REFERENCES), e.g. voc_classic")
+    p.add_argument("--model", default="", help="this pipeline's model, for its rows")
+    p.add_argument("--out", required=True, help="CSV to write (Markdown and HTML beside it)")
+    p.add_argument("--title", default="Val mIoU (%) by labeled images: this pipeline's runs (empty: not run "
+                   "yet) and published results with their source")
+    p.set_defaults(func="dmt.report.table_job:cmd_protocol_table")
 
     p = sub.add_parser("rounds", help="a run's collapse check per round (its rounds record) as a table")
     p.add_argument("--rounds", required=True, help="the record, results/{run}/rounds_miou.json (rounds_acc.json)")
@@ -209,6 +238,7 @@ def _deliver_commands(sub) -> None:
     p.add_argument("--method", required=True)
     p.add_argument("--pad-to", type=int, nargs=2, default=(0, 0), metavar=("H", "W"),
                    help="segmentation: the training crop, to which predictions zero-pad smaller images")
+    _window_args(p, "whole images; predict then slides these windows")
     p.add_argument("--out", required=True, help="e.g. results/{run}/final_model.pt")
     p.set_defaults(func="dmt.deliver.job:cmd_export")
 
@@ -226,6 +256,7 @@ def _deliver_commands(sub) -> None:
                    help="zero-pad inputs to at least H x W (default: the model's training crop)")
     p.add_argument("--num-workers", type=int, default=0, help="DataLoader processes decoding images")
     p.add_argument("--no-amp", action="store_true", help="full precision on CUDA")
+    _window_args(p, "the window the model was exported with, else whole images")
     p.set_defaults(func="dmt.deliver.job:cmd_predict")
 
 
@@ -261,6 +292,12 @@ def _log_to(path) -> object:
     return console
 
 
+def _rank_error(message: str) -> None:
+    folder = os.environ.get("DMT_RANK_ERRORS")
+    if folder:
+        Path(folder, f"rank{os.environ.get('RANK', '0')}").write_text(message)
+
+
 def _command(func: str):
     """The stage function a command runs, ``module:function``: imported only when it runs, so that
     parsing (and ``--help``) loads no stage."""
@@ -272,17 +309,26 @@ def main(argv: list[str] | None = None) -> int:
     # HDF5 file locks fail on NFS/Lustre ("unable to lock file"); every HDF5 file here has a
     # single writer (its own job, into a temp file), so locking buys nothing. Must precede h5py.
     os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
-    console = _log_to(args.log) if args.log else None
+    # A rank that torchrun started writes to the descriptors it inherited: the launcher's log.
+    rank = os.environ.get("LOCAL_RANK")
+    console = _log_to(args.log) if args.log and rank is None else None
 
     def fail(message: str, code: int) -> int:
         print(message, file=sys.stderr)
+        if rank is not None:  # for the launcher's one line (dmt.training.launch)
+            _rank_error(message)
         if console is not None:
             print(message, file=console)
         return code
 
     _setup(getattr(args, "threads", None))
     try:
+        if getattr(args, "ranks", 1) * getattr(args, "nodes", 1) > 1 and rank is None:
+            from dmt.training.launch import launch
+
+            return launch(args, argv, fail)
         _command(args.func)(args)
     except DMTError as e:
         return fail(f"error: {e}", 2)

@@ -76,6 +76,10 @@ RAW_INPUTS = {
     "cifar10_root": "the folder holding cifar-10-batches-py/ (CIFAR-10, python version)",
     "coco_checkpoint": "the Caffe-converted COCO DeepLab-v2 weights (e.g. resnet101COCO-41f33a49.pth)",
     "imagenet_checkpoint": "a torchvision resnet101 ImageNet state dict (e.g. resnet101-63fe2227.pth)",
+    "deeplabv3_coco_checkpoint": "torchvision's deeplabv3_resnet101 state dict "
+                                 "(e.g. deeplabv3_resnet101_coco-586e9e4e.pth)",
+    "timm_checkpoint": "the timm state dict of the experiment's encoder "
+                       "(torch.save(timm.create_model(NAME).state_dict()))",
     "folder_root": "your own data: the folder holding classes.yaml, labeled/, unlabeled/ and val/",
 }
 
@@ -97,6 +101,10 @@ DATASETS = {
     "cityscapes": DatasetInfo("cityscapes", CITYSCAPES_CLASSES, image_ext=".png", train_size=2975,
                               prepare="dmt.data.prepare.cityscapes:prepare_cityscapes",
                               raw_inputs=("cityscapes_root",)),
+    # The modern protocol's Cityscapes: the same files at full resolution (1024 x 2048).
+    "cityscapes_full": DatasetInfo("cityscapes_full", CITYSCAPES_CLASSES, image_ext=".png", train_size=2975,
+                                   prepare="dmt.data.prepare.cityscapes_full:prepare_cityscapes_full",
+                                   raw_inputs=("cityscapes_root",)),
     "cifar10": DatasetInfo("cifar10", CIFAR10_CLASSES, train_size=50000, task="classification",
                            test_split="test", prepare="dmt.data.prepare.cifar10:prepare_cifar10",
                            raw_inputs=("cifar10_root",)),

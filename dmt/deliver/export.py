@@ -47,14 +47,20 @@ def flat_palette(colors: list[list[int]]) -> list[int]:
     return [v for c in colors for v in c] + VOC_PALETTE[3 * len(colors):]
 
 
-def segmentation_fields(info, data_root, pad_to) -> dict:
-    """What predicting masks needs: the palette, the ignore index, the zero-padding of training."""
-    return {"palette": palette(info.class_colors, info.num_classes), "ignore_index": IGNORE_INDEX,
-            "pad_to": [int(v) for v in pad_to]}
+def segmentation_fields(info, data_root, pad_to, window=None) -> dict:
+    """What predicting masks needs: the palette, the ignore index, the zero-padding of training,
+    and where evaluation slid windows, the same window (predict slides it too)."""
+    fields = {"palette": palette(info.class_colors, info.num_classes), "ignore_index": IGNORE_INDEX,
+              "pad_to": [int(v) for v in pad_to]}
+    if window is not None:
+        fields.update(window=list(window.size), stride=list(window.stride))
+    return fields
 
 
-def classification_fields(info, data_root, pad_to) -> dict:
+def classification_fields(info, data_root, pad_to, window=None) -> dict:
     """What classifying needs: the image size of the prepared data."""
+    if window is not None:
+        raise DMTError("--window is sliding-window segmentation; a classifier sees whole images")
     return {"image_size": _classification_image_size(data_root)}
 
 
@@ -70,7 +76,7 @@ def _classification_image_size(data_root) -> list[int]:
 
 
 def export(final_json, candidates: dict[str, str], load: Callable, *, dataset: str, data_root,
-           experiment: str, run: str, method: str, pad_to=(0, 0), out) -> dict:
+           experiment: str, run: str, method: str, pad_to=(0, 0), window=None, out) -> dict:
     """Write ``out`` from the model that ``final_json`` (final_miou.json / final_acc.json)
     selected among ``candidates`` (its ``selected`` names -> model files); ``load(path, device)``
     reads a trained model (dmt.models.files.load_model). Returns the meta written. Saved as every
@@ -111,7 +117,7 @@ def export(final_json, candidates: dict[str, str], load: Callable, *, dataset: s
                    "scored_on": task.scored_on},
         "exported_by": f"dmt {__version__}",
     }
-    meta.update(task.export_fields(info, data_root, pad_to))
+    meta.update(task.export_fields(info, data_root, pad_to, window))
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     save_model(out, state, meta)
     return meta

@@ -257,24 +257,27 @@ def _save_overlay(path: Path, image, colors) -> None:
 
 def predict_masks(model, meta: dict, items, out, device, *, batch_size: int = 8, pad_to=None,
                   confidence: bool = False, overlay: bool = False, amp: bool = True,
-                  num_workers: int = 0) -> dict:
+                  num_workers: int = 0, window=None) -> dict:
     """Masks (and optional confidence maps, overlays) of ``items`` under ``out``, batched in the
-    order given (run_predict: by size); the summary."""
+    order given (run_predict: by size); the summary. ``window``: a dmt.models.windows.Window;
+    None: the one the model was exported with (its meta's ``window`` and ``stride``), else whole images."""
     import numpy as np
 
     from dmt.data.voc import read_image, write_mask_png
     from dmt.deliver.export import flat_palette
     from dmt.models.inference import predict
+    from dmt.models.windows import Window
 
     out = Path(out)
     pad_to = list(meta.get("pad_to", [0, 0]) if pad_to is None else pad_to)
+    window = Window.of(meta.get("window"), meta.get("stride")) if window is None else window
     names = meta["class_names"]
     palette = flat_palette(meta["palette"])
     colors = np.asarray(palette, dtype=np.uint8).reshape(256, 3)
     paths = dict(items)
     pixels = np.zeros(len(names), dtype=np.int64)
     for batch in predict(model, ImageFiles(items), device, batch_size, pad_to, num_workers, amp,
-                         desc="predict"):
+                         desc="predict", window=window):
         for image_id, label, conf, _ in batch.labels_and_confidences():
             if not np.isfinite(conf).all():
                 raise DMTError(f"the model gave non-finite outputs for {paths[image_id]} (NaN weights?)")
@@ -284,7 +287,8 @@ def predict_masks(model, meta: dict, items, out, device, *, batch_size: int = 8,
                 _save_npy(out / "confidence" / f"{image_id}.npy", conf)
             if overlay:
                 _save_overlay(out / "overlay" / f"{image_id}.jpg", read_image(paths[image_id]), colors[label])
-    return {"images": len(items), "pad_to": pad_to, "confidence": confidence, "overlay": overlay,
+    shown = {"window": list(window.size), "stride": list(window.stride)} if window else {}
+    return {"images": len(items), "pad_to": pad_to, **shown, "confidence": confidence, "overlay": overlay,
             "class_pixel_share": dict(zip(names, (pixels / max(pixels.sum(), 1)).round(6).tolist(), strict=False))}
 
 
@@ -314,18 +318,18 @@ def predict_classes(model, meta: dict, items, out, device, *, batch_size: int = 
 
 def run_predict(model, meta: dict, source, out, device, *, batch_size: int = 8, pad_to=None,
                 confidence: bool = False, overlay: bool = False, amp: bool = True,
-                num_workers: int = 0) -> dict:
+                num_workers: int = 0, window=None) -> dict:
     """Predict every image of ``source`` (see list_images) into ``out``; writes and returns the
     summary (``{out}/predictions.json``), with where the model came from."""
     items = list_images(source)
     common = {"batch_size": batch_size, "amp": amp, "num_workers": num_workers}
     task = task_of(meta["task"])
-    task.check_predict_options(confidence, overlay, pad_to)
+    task.check_predict_options(confidence, overlay, pad_to, window)
     # Every header read before any work: an unreadable or oversized image is named now.
     sizes = {image_id: _size(path) for image_id, path in items}
     files = output_files(items, meta["task"], confidence, overlay)
     previous = claim_output(out, source, items, files)
     summary = task.predict_images(model, meta, items, sizes, out, device, pad_to=pad_to, confidence=confidence,
-                                  overlay=overlay, **common)
+                                  overlay=overlay, window=window, **common)
     summary = {"task": meta["task"], "origin": meta["origin"], "source": str(source), **summary}
     return finish_output(out, previous, files, summary)

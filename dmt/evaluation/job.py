@@ -51,6 +51,7 @@ def segmentation_scores(args, model, info, device) -> dict:
     """mIoU on val and valtiny (dmt.evaluation.metrics.evaluate_subsets)."""
     from dmt.data.voc import read_split
     from dmt.evaluation.metrics import evaluate_subsets
+    from dmt.models.windows import Window
 
     subsets = {"val": read_split(args.data, args.val_split), "valtiny": read_ids(args.valtiny)}
     # valtiny is normally part of val: one pass over their union predicts each image once.
@@ -58,7 +59,7 @@ def segmentation_scores(args, model, info, device) -> dict:
     with blame_model(args.model):
         result = evaluate_subsets(model, make_dataset(args.dataset, args.data, ids), subsets, device,
                                   args.batch_size, args.pad_to, class_names=info.class_names,
-                                  amp=not args.no_amp)
+                                  amp=not args.no_amp, window=Window.of(args.window, args.stride))
     for split in subsets:
         log.info("%s mIoU %.4f on %s", split, result[split]["miou"], args.model)
     return result

@@ -74,28 +74,37 @@ def fine_grained_accuracy(probs, targets) -> float:
 
 def evaluate_subsets(model, dataset, subsets: dict[str, Sequence[str]], device, batch_size: int = 8,
                      pad_to=(0, 0), class_names: Sequence[str] | None = None, amp: bool = True,
-                     progress: bool = True) -> dict:
+                     progress: bool = True, window=None) -> dict:
     """One summary per named id subset of ``dataset`` (e.g. val and valtiny), from a single
-    forward pass over it: an image in several subsets is predicted once."""
+    forward pass over it: an image in several subsets is predicted once. ``window``: sliding-window
+    inference (dmt.models.windows.Window), None for the whole padded image."""
+    matrices = confusion_matrices(model, dataset, subsets, device, batch_size, pad_to, amp, progress, window)
+    return {name: cm.summary(class_names) for name, cm in matrices.items()}
+
+
+def confusion_matrices(model, dataset, subsets: dict[str, Sequence[str]], device, batch_size: int = 8,
+                       pad_to=(0, 0), amp: bool = True, progress: bool = True,
+                       window=None) -> dict[str, ConfusionMatrix]:
+    """``evaluate_subsets``'s confusion matrices, before their summary (what ranks sum)."""
     from dmt.models.inference import predict
 
     members = {name: set(ids) for name, ids in subsets.items()}
     matrices = {name: ConfusionMatrix(dataset.num_classes) for name in subsets}
     for batch in predict(model, dataset, device, batch_size, pad_to, amp=amp,
-                         desc="evaluate" if progress else None):
+                         desc="evaluate" if progress else None, window=window):
         for image_id, label, target in batch.labels():
             for name, ids in members.items():
                 if image_id in ids:
                     matrices[name].update(target, label)
-    return {name: cm.summary(class_names) for name, cm in matrices.items()}
+    return matrices
 
 
 def evaluate_segmentation(model, dataset, device, batch_size: int = 8, pad_to=(0, 0),
                           class_names: Sequence[str] | None = None, amp: bool = True,
-                          progress: bool = True) -> dict:
+                          progress: bool = True, window=None) -> dict:
     """Confusion-matrix summary of ``model`` over ``dataset`` at the original image sizes."""
     return evaluate_subsets(model, dataset, {"all": dataset.ids}, device, batch_size, pad_to,
-                            class_names, amp, progress)["all"]
+                            class_names, amp, progress, window)["all"]
 
 
 def evaluate_classification(model, dataset, subsets: dict[str, Sequence[str]], device,

@@ -1,8 +1,13 @@
-"""One forward pass over a data set at the original image size: what evaluation and
-pseudo-labelling share.
+"""One forward pass over a data set at the original image size: what evaluation,
+pseudo-labelling and ``predict`` share.
 
 Images are zero-padded (bottom/right) to at least the training input size, as the model saw
 zero-padded crops in training, and the prediction is cropped back to the original size.
+With a sliding window (dmt.models.windows.Window: the modern protocol's Cityscapes evaluation),
+images are padded to at least the window, the model sees every window position (the last one of
+a row or column flush with the image's end), and the logits of overlapping windows are averaged
+per pixel; labels and confidences (the softmax of the averaged logits) are then taken as for the
+whole image.
 Per pixel we keep only argmax and max-probability, computed on the device, so that a uint8 label
 and a float16 confidence are all that crosses to the host; evaluation needs only the argmax.
 """
@@ -20,6 +25,7 @@ from tqdm import tqdm
 
 from dmt import IGNORE_INDEX
 from dmt.errors import DMTError, NonFiniteOutput
+from dmt.models.windows import Window, window_starts
 
 NONFINITE = "the model produced NaN or infinite logits: its weights are broken"
 
@@ -57,6 +63,32 @@ def autocast(device: torch.device, enabled: bool = True):
         return contextlib.nullcontext()
     dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.autocast("cuda", dtype=dtype)
+
+
+def sliding_logits(model: torch.nn.Module, images: torch.Tensor, sizes, window: Window) -> torch.Tensor:
+    """The per-pixel mean, in float32, of ``model``'s logits over every window covering it.
+
+    Each image slides over its own size (``sizes``; at least the window, the rest zero as padded),
+    not the batch's padded size, so its result does not depend on the images batched with it; the
+    windows of one image run as one batch. Outside an image's extent the logits are 0."""
+    (wh, ww), (sh, sw) = window.size, window.stride
+    total = count = None
+    for k, (h, w) in enumerate(sizes):
+        h, w = max(h, wh), max(w, ww)
+        spots = [(top, left) for top in window_starts(h, wh, sh) for left in window_starts(w, ww, sw)]
+        logits = model(torch.stack([images[k, :, top:top + wh, left:left + ww] for top, left in spots])).float()
+        if total is None:
+            total = logits.new_zeros((images.shape[0], logits.shape[1], *images.shape[-2:]))
+            count = logits.new_zeros((images.shape[0], 1, *images.shape[-2:]))
+        for (top, left), window_logits in zip(spots, logits, strict=True):
+            total[k, :, top:top + wh, left:left + ww] += window_logits
+            count[k, :, top:top + wh, left:left + ww] += 1
+    return total / count.clamp(min=1)
+
+
+def forward(model: torch.nn.Module, images: torch.Tensor, sizes=None, window: Window | None = None) -> torch.Tensor:
+    """``model``'s logits of ``images`` (original ``sizes``): at once, or averaged over sliding windows."""
+    return model(images) if window is None else sliding_logits(model, images, sizes, window)
 
 
 class PadCollate:
@@ -135,15 +167,18 @@ def images_to(images: torch.Tensor, device: torch.device) -> torch.Tensor:
 
 def predict(model: torch.nn.Module, dataset, device: torch.device, batch_size: int = 8,
             pad_to: Sequence[int] = (0, 0), num_workers: int = 0, amp: bool = True,
-            desc: str | None = "predict") -> Iterator[PredictedBatch]:
-    """Run ``model`` over ``dataset`` once; yield each batch's logits (not yet synchronised)."""
+            desc: str | None = "predict", window: Window | None = None) -> Iterator[PredictedBatch]:
+    """Run ``model`` over ``dataset`` once; yield each batch's logits (not yet synchronised).
+    ``window``: sliding-window inference (inputs padded to at least the window as well)."""
+    if window is not None:
+        pad_to = tuple(max(p, s) for p, s in zip(pad_to, window.size, strict=True))
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
                         collate_fn=PadCollate(pad_to), pin_memory=device.type == "cuda")
     model = ready_for_inference(model, device)
     with torch.inference_mode():
         for batch in tqdm(loader, desc=desc, unit="batch", mininterval=5, disable=desc is None):
             with autocast(device, amp):
-                logits = model(images_to(batch["image"], device))
+                logits = forward(model, images_to(batch["image"], device), batch["size"], window)
             yield PredictedBatch(batch["id"], batch["size"], logits,
                                  batch["target"].to(torch.uint8).numpy())
 

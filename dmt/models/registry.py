@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import torch
 
-from dmt.models.catalog import PRETRAINED, TRANSFER, check_options, parse_weights
+from dmt.models.catalog import PRETRAINED, SMP_HEADS, TRANSFER, check_options, parse_weights
 from dmt.models.deeplab_v2 import DeepLabV2
+from dmt.models.deeplab_v3 import DeepLabV3Plus, TorchvisionDeepLabV3
 from dmt.models.normalization import input_normalization  # noqa: F401 (re-exported by dmt.models)
 from dmt.models.small import SmallClassifier, SmallDeepLab
+from dmt.models.smp_heads import smp_model
 from dmt.models.wide_resnet import wrn_10_2, wrn_28_2
 
 MODELS = {"small_deeplab": SmallDeepLab, "deeplab_v2": DeepLabV2, "wrn_28_2": wrn_28_2, "wrn_10_2": wrn_10_2,
-          "small_classifier": SmallClassifier}
+          "small_classifier": SmallClassifier, "deeplabv3plus": DeepLabV3Plus,
+          "deeplabv3_resnet101": TorchvisionDeepLabV3, **{f"smp_{head}": smp_model(head) for head in SMP_HEADS}}
+# The method that loads each kind of pretrained weights from the user's file.
+LOADERS = {"imagenet": "load_imagenet_backbone", "coco": "load_coco", "torchvision_coco": "load_torchvision_coco",
+           "timm": "load_timm_encoder"}
 
 
 def _construct(name: str, num_classes: int, init: str, options: dict | None = None) -> torch.nn.Module:
@@ -27,9 +33,12 @@ def build_model(name: str, num_classes: int, seed: int, weights: str = "scratch"
 
     ``weights``: ``scratch``; for deeplab_v2 also ``imagenet:/path/to/resnet101_state_dict.pth``
     (a local torchvision ResNet-101 state dict) or ``coco:/path/to/converted.pt`` (written by
-    ``python -m dmt convert-coco``); for every model ``model:FILE`` or ``backbone:FILE``, a model
-    file of this pipeline (dmt.models.transfer). Nothing is downloaded. ``options``: architecture options
-    (``OPTIONS``), e.g. ``{"aspp": "paper"}`` for deeplab_v2.
+    ``python -m dmt convert-coco``); deeplabv3plus ``imagenet:`` (the same torchvision file);
+    deeplabv3_resnet101 ``imagenet:`` or ``torchvision_coco:/path/deeplabv3_resnet101_coco.pth``;
+    ``smp_*`` ``timm:/path`` (the encoder's timm state dict); for every model ``model:FILE`` or
+    ``backbone:FILE``, a model file of this pipeline (dmt.models.transfer). Nothing is downloaded.
+    ``options``: architecture options (``OPTIONS``), e.g. ``{"aspp": "paper"}`` for deeplab_v2,
+    ``{"encoder": "tu-convnext_tiny"}`` for smp_*.
     """
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; known: {', '.join(sorted(MODELS))}")
@@ -43,10 +52,8 @@ def build_model(name: str, num_classes: int, seed: int, weights: str = "scratch"
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = _construct(name, num_classes, convention, options)
-    if kind == "imagenet":
-        model.load_imagenet_backbone(path)
-    elif kind == "coco":
-        model.load_coco(path)
+    if kind in LOADERS:
+        getattr(model, LOADERS[kind])(path)
     elif source is not None:
         from dmt.models.transfer import transfer_weights
 

@@ -23,6 +23,9 @@ class Comparison:
     name: str
     experiments: tuple[str, ...]
     methods: tuple[str, ...]  # names of METHODS, and the rows baseline / oracle
+    # Published results shown beside this pipeline's in results/tables/protocol_{name}.csv
+    # (dmt.report.protocol.REFERENCES); '' for none.
+    references: str = ""
 
     def run_name(self, exp: Experiment, method: str) -> str:
         """The experiment's own method is the experiment's run; any other is ``{exp}/{method}``."""
@@ -50,7 +53,7 @@ class Plan:
         self.pretrainings = pretrainings(config)
         self.comparisons: dict[str, Comparison] = {}
         for name, c in (config.get("comparisons") or {}).items():
-            comparison = Comparison(name, tuple(c["experiments"]), tuple(c["methods"]))
+            comparison = Comparison(name, tuple(c["experiments"]), tuple(c["methods"]), c.get("references") or "")
             self._add_comparison(comparison)
 
     def _add_comparison(self, c: Comparison) -> None:
@@ -111,6 +114,30 @@ class Plan:
                 run = exp.name if method == "baseline" else c.run_name(exp, method)
                 out[f"{method}:{e}"] = self.runs[run].final_path
         return out
+
+    def protocol_runs(self, name: str) -> dict[str, dict[str, str | None]]:
+        """A protocol table's cells: each experiment's labeled count -> method -> the final JSON of
+        its run where it exists (None: not run yet, an empty cell). Rows: baseline and the methods."""
+        c = self.comparison(name)
+        out = {}
+        for e in c.experiments:
+            exp = self.experiments[e]
+            cells = {}
+            for method in c.methods:
+                if method == "oracle":
+                    continue
+                run = self.runs[exp.name if method == "baseline" else c.run_name(exp, method)]
+                cells[method] = run.final_path if os.path.exists(run.final_path) else None
+            out[str(exp.cfg["labeled"])] = cells
+        return out
+
+    def protocol_options(self, name: str) -> dict:
+        """Options of `python -m dmt protocol-table` for ``results/tables/protocol_{name}.csv``."""
+        import json
+
+        c = self.comparison(name)
+        return {"runs": json.dumps(self.protocol_runs(name)), "references": c.references or None,
+                "model": self.experiments[c.experiments[0]].cfg["model"]}
 
     def run(self, name: str) -> Run:
         if name not in self.runs:

@@ -243,7 +243,8 @@ class PseudoLabelStore:
 
 
 def generate(model, dataset, path, num_classes: int, alpha: float, teacher_digest: str, device,
-             batch_size: int = 8, pad_to=(0, 0), num_workers: int = 0, amp: bool = True) -> dict:
+             batch_size: int = 8, pad_to=(0, 0), num_workers: int = 0, amp: bool = True,
+             window=None) -> dict:
     """Label ``dataset`` with ``model`` in one forward pass and write the set to ``path``.
 
     The host side (confidences, histogram, compression, writes) of batch k runs in a writer
@@ -251,6 +252,8 @@ def generate(model, dataset, path, num_classes: int, alpha: float, teacher_diges
     spare core, the HDF5 file costs little beyond the forward pass itself.
     Returns the summary also stored as attributes: tau, counts, and where the data set has
     ground truth, the accuracy of the kept pseudo labels (diagnostics, never used in training).
+    ``window``: sliding-window inference (dmt.models.windows.Window); the confidences are then the
+    softmax of the windows' averaged logits.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -265,7 +268,7 @@ def generate(model, dataset, path, num_classes: int, alpha: float, teacher_diges
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="pseudo-writer") as pool:
         pending = None
         for batch in predict(model, dataset, device, batch_size, pad_to, num_workers, amp,
-                             desc="pseudo-label"):
+                             desc="pseudo-label", window=window):
             if pending is not None:
                 pending.result()  # at most one batch in flight; re-raises writer errors here
             pending = pool.submit(write, writer, batch)

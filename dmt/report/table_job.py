@@ -1,6 +1,7 @@
 """``python -m dmt compare`` (a comparison's table: methods x split seeds with their statistics,
 the long form of every iteration and the last iteration's models: dmt.report.tables.comparison),
-``summary`` (every run with results) and ``rounds`` (a run's collapse check); pandas tables from
+``summary`` (every run with results), ``rounds`` (a run's collapse check) and ``protocol-table``
+(the modern protocol's runs beside published results); pandas tables from
 the runs' final JSONs and rounds records."""
 
 from __future__ import annotations
@@ -41,18 +42,34 @@ def cmd_compare(args) -> None:
     log.info("%s:\n%s", args.name, result.table.to_string(index=False))
 
 
-def cmd_summary(args) -> None:
-    from dmt.report import tables
-
+def _table_of_runs(args) -> tuple[Path, object]:
+    """A table command's ``--out`` (its .md and .html beside it, prepared) and its ``--runs`` JSON."""
     out = Path(args.out)
     prepare_outputs(out, out.with_suffix(".md"), out.with_suffix(".html"))
     try:
-        runs = json.loads(args.runs)
+        return out, json.loads(args.runs)
     except ValueError as e:
         raise DMTError(f"--runs is not JSON ({e})") from None
+
+
+def cmd_summary(args) -> None:
+    from dmt.report import tables
+
+    out, runs = _table_of_runs(args)
     table = tables.summary(runs)
     tables.write(table, out, title=args.title)
     log.info("summary of %d runs -> %s", len(table), out)
+
+
+def cmd_protocol_table(args) -> None:
+    """``python -m dmt protocol-table``: a comparison's runs beside published results (dmt.report.protocol)."""
+    from dmt.report import tables
+    from dmt.report.protocol import protocol_table
+
+    out, runs = _table_of_runs(args)
+    table = protocol_table(args.references, runs, args.model)
+    tables.write(table, out, title=args.title)
+    log.info("protocol table of %d rows -> %s", len(table), out)
 
 
 def cmd_rounds(args) -> None:

@@ -51,3 +51,28 @@ rule summary:
         code=code_digest("tables"),
     shell:
         "python -m dmt --log {log:q} summary {params.args:q} --out {output.table:q}"
+
+
+# The modern protocol's tables: a comparison's runs where they exist when the DAG is built (empty
+# cells elsewhere; a new result changes the inputs, which reruns it) beside the published results
+# it names (`references:`).
+rule protocol_table:
+    input:
+        lambda w: sorted({p for row in PLAN.protocol_runs(w.comparison).values() for p in row.values() if p}),
+    output:
+        table="results/tables/protocol_{comparison}.csv",
+        markdown="results/tables/protocol_{comparison}.md",
+        html="results/tables/protocol_{comparison}.html",
+    log:
+        "logs/tables/protocol_{comparison}.log",
+    benchmark:
+        "logs/tables/protocol_{comparison}.tsv"
+    wildcard_constraints:
+        comparison=_one_of(PLAN.comparisons),
+    conda:
+        CONDA_ENV
+    params:
+        args=options(lambda w: PLAN.protocol_options(w.comparison)),
+        code=code_digest("tables"),
+    shell:
+        "python -m dmt --log {log:q} protocol-table {params.args:q} --out {output.table:q}"
