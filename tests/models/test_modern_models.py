@@ -78,8 +78,7 @@ def test_a_dinov2_encoder_builds_for_dpt_at_16_pixel_patches():
 
 
 @pytest.mark.parametrize("name,options", [("deeplabv3plus", {}), ("deeplabv3_resnet101", {}),
-                                          ("smp_upernet", {"encoder": "tu-convnext_atto"}),
-                                          ("smp_dpt", {"encoder": "tu-vit_tiny_patch16_224"})])
+                                          *((name, {"encoder": encoder}) for name, encoder in TINY.items())])
 def test_the_head_lr_group_holds_every_weight_outside_the_backbone(name, options):
     model = build_model(name, 4, seed=0, options=options)
     backbone, head = _param_groups(model, head_lr_mult=10.0)
@@ -160,6 +159,13 @@ def test_smp_encoder_weights_from_a_timm_state_dict(tmp_path, name):
     with pytest.raises(DMTError) as e:
         build_model(name, 3, seed=0, weights=f"timm:{path}", options={"encoder": encoder})
     assert "\n" not in str(e.value) and "timm_checkpoint" in str(e.value) and "1 tensors missing" in str(e.value)
+    # A tensor of another shape (a file of another encoder size) is refused the same way (ViT's patch
+    # embedding fails already in timm's own resampling of it, which the message then quotes).
+    state[victim] = torch.zeros(3, 3)
+    torch.save(state, path)
+    with pytest.raises(DMTError) as e:
+        build_model(name, 3, seed=0, weights=f"timm:{path}", options={"encoder": encoder})
+    assert "\n" not in str(e.value) and "timm_checkpoint" in str(e.value) and "shape" in str(e.value)
 
 
 def test_dinov2_weights_in_timm_layout_are_resampled_to_16_pixel_patches(tmp_path):
