@@ -2,10 +2,12 @@
 started by torchrun (``torch.distributed.run``) from this process, which stays for the job's
 lifetime: it holds the job's GPUs (``dmt.devices``) and turns a failed rank into one line.
 
-One node: ``--standalone`` rendezvous. Several nodes (inside a SLURM allocation of them): this
-command starts itself once a node with ``srun --ntasks-per-node 1``, and those launchers meet at
-the allocation's first node (c10d rendezvous on ``$SLURM_JOB_NODELIST``'s first host, id
-``$SLURM_JOB_ID``). The rule's command is the same in every case.
+One node: ``--standalone`` rendezvous. Several nodes (inside a SLURM allocation of M tasks, one a
+node): this command starts itself as the allocation's M tasks (``srun --ntasks M``, laid out as
+the allocation is), each its node's launcher, and those meet at the allocation's first node (c10d
+rendezvous on ``$SLURM_JOB_NODELIST``'s first host, id ``$SLURM_JOB_ID``). An allocation of M
+tasks on fewer nodes (the one-node test cluster) puts several launchers on a node; they meet the
+same way. The rule's command is the same in every case.
 """
 
 from __future__ import annotations
@@ -80,20 +82,49 @@ def _failure_line(error, world: int, errors: Path) -> str:
             "resumes from its last checkpoint")
 
 
+PROFILE_FIX = ("give baseline, finetune, oracle (and pretrain) the plugin's task resources in the profile's "
+               "set-resources: nodes: M, tasks: M, mpi: srun (README: One training on several GPUs or nodes)")
+
+
+def launcher_command(args, argv: list[str]) -> list[str]:
+    """srun starting this very command as the allocation's ``args.nodes`` tasks, each a launcher.
+    ``--kill-on-bad-exit``: a launcher that fails stops the others, which would otherwise wait
+    at the rendezvous or in a collective until torch's timeout (30 minutes)."""
+    return ["srun", "--ntasks", str(args.nodes), "--kill-on-bad-exit=1", sys.executable, "-m", "dmt",
+            *_strip(argv, ("--log",))]
+
+
 def _on_each_node(args, argv: list[str], fail) -> int:
-    """This very command once on each node of the allocation (srun), each its node's launcher."""
-    command = ["srun", "--nodes", str(args.nodes), "--ntasks-per-node", "1", sys.executable, "-m", "dmt",
-               *_strip(argv, ("--log",))]
+    """This very command once on each node of the allocation (srun), each its node's launcher;
+    their output goes where this process's goes (the job's log)."""
+    if os.environ.get("SLURM_STEP_ID") not in (None, "batch"):
+        # The executor plugin wraps a job without `mpi` in `srun -n1`; a second srun inside that
+        # step would wait for CPUs the step holds, for ever.
+        return fail(f"error: --nodes {args.nodes} runs in a SLURM job step of one task (step "
+                    f"{os.environ['SLURM_STEP_ID']}), so it cannot start its launchers: {PROFILE_FIX}", 1)
+    sys.stdout.flush()
+    sys.stderr.flush()
     try:
-        done = subprocess.run(command, env={**os.environ, NODE_LAUNCHER: "1"}, check=False)
+        done = subprocess.run(launcher_command(args, argv), env={**os.environ, NODE_LAUNCHER: "1"}, check=False)
     except FileNotFoundError:
         return fail(f"error: --nodes {args.nodes} starts one launcher a node with srun, which is not "
                     "installed here: run it inside a SLURM allocation", 1)
     if done.returncode:
         return fail(f"error: the training on {args.nodes} nodes failed (srun exit status "
-                    f"{done.returncode}); each node's line is above in this log; rerun the job: it resumes "
-                    "from its last checkpoint", 1)
+                    f"{done.returncode}); each launcher's lines are above in this log (an allocation of fewer "
+                    f"than {args.nodes} tasks: {PROFILE_FIX}); rerun the job: it resumes from its last "
+                    "checkpoint", 1)
     return 0
+
+
+def _which_launcher() -> str:
+    """Which of the srun tasks this launcher is, for the log ('' on one node)."""
+    if not os.environ.get(NODE_LAUNCHER):
+        return ""
+    import socket
+
+    return (f": launcher {os.environ.get('SLURM_PROCID', '?')} of {os.environ.get('SLURM_NTASKS', '?')} "
+            f"on {socket.gethostname()}")
 
 
 def launch(args, argv: list[str], fail) -> int:
@@ -112,7 +143,7 @@ def launch(args, argv: list[str], fail) -> int:
         torchrun = get_args_parser().parse_args([
             *_rendezvous(args.nodes), "--nproc-per-node", str(args.ranks), "--max-restarts", "0",
             "--monitor-interval", "1", "-m", "dmt", *_strip(argv, ("--log",))])
-        log.info("training on %d ranks (%d per node, %d nodes)", world, args.ranks, args.nodes)
+        log.info("training on %d ranks (%d per node, %d nodes)%s", world, args.ranks, args.nodes, _which_launcher())
         try:
             run(torchrun)
         except ChildFailedError as e:

@@ -45,3 +45,14 @@ def crafted(path, marker):
     model = build_model("small_deeplab", 11, seed=0)
     torch.save({"model": model.state_dict(), "meta": Payload(marker)}, path)
     return path
+
+
+# What a training on 2 ranks may differ from one process by, after the tiny run's few hundred SGD
+# steps in float32 (tests/workflow/test_ranks.py, test_slurm.py).
+WEIGHT_ATOL = 1e-4
+
+
+def max_weight_diff(a, b) -> float:
+    """The largest absolute difference between two model files' weights."""
+    wa, wb = (torch.load(p, weights_only=True)["model"] for p in (a, b))
+    return max((wa[k].double() - wb[k].double()).abs().max().item() for k in wa)

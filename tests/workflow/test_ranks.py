@@ -15,14 +15,13 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
+from helpers.models import WEIGHT_ATOL
+from helpers.models import max_weight_diff as _max_diff
 from helpers.workflow import SNAKEMAKE, TINY, snakemake, wait_for_checkpoint, write_config
 
 from dmt.plan import PlanError
 from dmt.plan.pretraining import ranks_of
 
-# What 2 ranks may differ from 1 by, after the tiny run's few hundred SGD steps in float32.
-WEIGHT_ATOL = 1e-4
 MIOU_ATOL = 1e-3
 
 
@@ -33,15 +32,6 @@ def _ranked(ranks: int, checkpoint_every: int = 2, **baseline) -> dict:
     exp["baseline"].update(baseline)
     exp["checkpoint_every"] = checkpoint_every
     return config
-
-
-def _weights(path: Path) -> dict:
-    return torch.load(path, weights_only=True)["model"]
-
-
-def _max_diff(a: Path, b: Path) -> float:
-    wa, wb = _weights(a), _weights(b)
-    return max((wa[k].double() - wb[k].double()).abs().max().item() for k in wa)
 
 
 def test_ranks_reach_the_training_command(tmp_path):
@@ -134,6 +124,4 @@ def test_a_killed_rank_fails_the_job_in_one_line_and_the_rerun_resumes_exactly(t
 
     snakemake(killed, "--cores", "2", target)
     assert "resuming from" in (killed / "logs/tiny/iter0/A/train.log").read_text()
-    ref, got = _weights(reference / target), _weights(killed / target)
-    for k in ref:
-        torch.testing.assert_close(got[k], ref[k], rtol=0, atol=0)
+    assert _max_diff(reference / target, killed / target) == 0  # bit-exact

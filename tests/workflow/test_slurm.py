@@ -9,6 +9,7 @@ import subprocess
 import time
 
 import pytest
+from helpers.models import WEIGHT_ATOL, max_weight_diff
 from helpers.slurm_local import PARTITION, LocalSlurm, unavailable_reason
 from helpers.workflow import REPO, SNAKEMAKE, TINY, wait_for_checkpoint, write_config
 
@@ -99,3 +100,49 @@ def test_a_training_on_two_ranks_through_slurm(cluster, tmp_path):
     sidecar = json.loads((tmp_path / "results" / "tiny" / "iter0" / "A" / "model.json").read_text())
     assert sidecar["summary"]["ranks"] == 2
     assert "training on 2 ranks" in (tmp_path / "logs" / "tiny" / "iter0" / "A" / "train.log").read_text()
+
+
+def test_a_training_of_two_slurm_tasks_meets_at_one_rendezvous(cluster, tmp_path):
+    """The multi-node form on the one-node cluster: resources.train.nodes: 2 with the profile's task
+    resources (tasks: 2, mpi: srun) is one SLURM job of 2 tasks, each a launcher of one gloo rank;
+    they meet at the c10d rendezvous on the allocation's first host and train what one process
+    trains (up to float summation order, as tests/workflow/test_ranks.py pins)."""
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    write_config(one, TINY)
+    run(one, "--cores", "2", "results/tiny/iter0/A/model.pt")
+    config = copy.deepcopy(TINY)
+    config["experiments"]["tiny"]["resources"] = {"train": {"nodes": 2}}
+    write_config(two, config)
+    args = list(SLURM)
+    args[args.index("--set-resources") + 1:args.index("--set-resources") + 1] = [
+        "baseline:tasks=2", "baseline:mpi=srun", "baseline:cpus_per_task=1"]
+    run(two, "results/tiny/iter0/A/model.pt", *args)
+    job = "results/tiny/iter0/A"
+    log = (two / "logs" / "tiny" / "iter0" / "A" / "train.log").read_text()
+    for task in (0, 1):
+        assert f"training on 2 ranks (1 per node, 2 nodes): launcher {task} of 2" in log, log[-3000:]
+    sidecar = json.loads((two / job / "model.json").read_text())
+    assert sidecar["summary"]["ranks"] == 2
+    diff = max_weight_diff(one / job / "model.pt", two / job / "model.pt")
+    print(f"\n[slurm] tiny baseline A as one SLURM job of 2 tasks (1 gloo rank each) vs 1 process: "
+          f"max abs weight difference {diff:.3g}")
+    assert diff < WEIGHT_ATOL
+
+
+def test_several_launchers_without_the_task_resources_fail_in_one_line(cluster, tmp_path):
+    """nodes: 2 but the profile left as it is (no mpi: srun): the plugin runs the command inside an
+    `srun -n1` step, where starting the launchers would wait for ever; it stops with the fix."""
+    config = copy.deepcopy(TINY)
+    config["experiments"]["tiny"]["resources"] = {"train": {"nodes": 2}}
+    write_config(tmp_path, config)
+    # --retries 0: the profile's two retries would fail alike.
+    proc = subprocess.run([*SNAKEMAKE, "--directory", str(tmp_path), "results/tiny/iter0/A/model.pt", *SLURM,
+                           "--retries", "0"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode != 0
+    log = (tmp_path / "logs" / "tiny" / "iter0" / "A" / "train.log").read_text()
+    lines = [line for line in log.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 1 and "runs in a SLURM job step of one task" in lines[0], log[-3000:]
+    assert "tasks: M, mpi: srun" in lines[0]
+    assert not (tmp_path / "results" / "tiny" / "iter0" / "A" / "model.pt").exists()
