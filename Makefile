@@ -44,8 +44,11 @@ report: $(STAMP)
 
 # TEST_MARKERS="slow or not slow" also runs the end-to-end demo test (minutes).
 TEST_MARKERS ?= not slow
+# Test files run on TEST_WORKERS processes (pytest-xdist; a file stays on one, so its module
+# fixtures are made once); TEST_WORKERS=0 runs them in this one.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest -m "$(TEST_MARKERS)"
+	$(BIN)/python -m pytest -m "$(TEST_MARKERS)" -n $(TEST_WORKERS) --dist loadfile
 
 # ruff (pyproject [tool.ruff]), Snakemake's own linter, and snakefmt's formatting of the rules.
 lint: $(STAMP)
@@ -54,7 +57,7 @@ lint: $(STAMP)
 	$(BIN)/snakefmt --check Snakefile workflow
 
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -m slow
+	$(BIN)/python -m pytest -m slow -n $(TEST_WORKERS) --dist loadfile
 
 clean-results:
 	rm -rf results resources logs .snakemake

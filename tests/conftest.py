@@ -15,3 +15,17 @@ def folder(tmp_path):
     """Your own data in the folder layout (helpers.files.make_mini_folder): 3 labeled, 4 unlabeled,
     2 val images."""
     return make_mini_folder(tmp_path / "mine")
+
+
+# The longest files first (CI, 2 cores, seconds: the demo 718, the classification demo 477, SLURM
+# ~500), so that `make test`'s workers (pytest-xdist, --dist loadfile: a file stays on one worker)
+# start them at once instead of after everything else; the rest keeps its order.
+LONGEST_FIRST = ("workflow/test_demo.py", "workflow/test_demo_classification.py", "workflow/test_slurm.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item):
+        path = item.path.as_posix()
+        return next((i for i, name in enumerate(LONGEST_FIRST) if path.endswith(name)), len(LONGEST_FIRST))
+
+    items.sort(key=rank)  # stable
