@@ -48,7 +48,7 @@ TEST_MARKERS ?= not slow
 # fixtures are made once); TEST_WORKERS=0 runs them in this one.
 TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest -m "$(TEST_MARKERS)" -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -m "$(TEST_MARKERS)" -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # ruff (pyproject [tool.ruff]), Snakemake's own linter, and snakefmt's formatting of the rules.
 lint: $(STAMP)
@@ -57,7 +57,7 @@ lint: $(STAMP)
 	$(BIN)/snakefmt --check Snakefile workflow
 
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -m slow -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -m slow -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 clean-results:
 	rm -rf results resources logs .snakemake
