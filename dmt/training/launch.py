@@ -94,10 +94,17 @@ def launcher_command(args, argv: list[str]) -> list[str]:
             *_strip(argv, ("--log",))]
 
 
+def _in_srun_step() -> bool:
+    """Whether this process is a task of an srun job step: SLURM_STEP_ID a step number, not the
+    batch script's or extern step's (named, or their ids at the top of the 32-bit range)."""
+    step = os.environ.get("SLURM_STEP_ID")
+    return step is not None and step.isdigit() and int(step) < 0xFFFFFFF0
+
+
 def _on_each_node(args, argv: list[str], fail) -> int:
     """This very command once on each node of the allocation (srun), each its node's launcher;
     their output goes where this process's goes (the job's log)."""
-    if os.environ.get("SLURM_STEP_ID") not in (None, "batch"):
+    if _in_srun_step():
         # The executor plugin wraps a job without `mpi` in `srun -n1`; a second srun inside that
         # step would wait for CPUs the step holds, for ever.
         return fail(f"error: --nodes {args.nodes} runs in a SLURM job step of one task (step "

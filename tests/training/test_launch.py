@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 from argparse import Namespace
 
+import pytest
+
 from dmt.training import launch
 
 
@@ -39,3 +41,13 @@ def test_the_batch_script_starts_the_launchers(monkeypatch):
     monkeypatch.delenv("SLURM_STEP_ID", raising=False)
     code = launch._on_each_node(Namespace(nodes=2, ranks=1), ["train"], lambda m, c: c)
     assert code == 0 and started[0][0][0] == "srun" and started[0][1][launch.NODE_LAUNCHER] == "1"
+
+
+@pytest.mark.parametrize("step, inside", [(None, False), ("0", True), ("3", True), ("batch", False),
+                                          ("extern", False), ("4294967291", False), ("4294967294", False)])
+def test_only_an_srun_step_counts_as_one(monkeypatch, step, inside):
+    if step is None:
+        monkeypatch.delenv("SLURM_STEP_ID", raising=False)
+    else:
+        monkeypatch.setenv("SLURM_STEP_ID", step)
+    assert launch._in_srun_step() is inside
