@@ -126,7 +126,7 @@ def _stage_commands(sub) -> None:
     p.add_argument("--ranks", type=int, default=1, help="processes of this one job per node (torchrun: "
                    "one per GPU, or gloo ranks on the CPU); the result is the one-process run's")
     p.add_argument("--nodes", type=int, default=1, help="nodes of this job, one launcher on each "
-                   "(srun --ntasks-per-node 1 under SLURM)")
+                   "(the SLURM allocation's tasks, srun --ntasks M)")
     p.add_argument("--per-rank-bn", action="store_true", help="with several ranks: BatchNorm of each "
                    "rank's slice, not of the whole batch (as the authors' Accelerate runs; changes results)")
     p.set_defaults(func="dmt.training.job:cmd_train")

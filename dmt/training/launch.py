@@ -47,7 +47,7 @@ def _rendezvous(nodes: int) -> list[str]:
     try:
         job, nodelist = os.environ["SLURM_JOB_ID"], os.environ["SLURM_JOB_NODELIST"]
     except KeyError as e:
-        raise DMTError(f"--nodes {nodes} runs inside a SLURM allocation (srun --ntasks-per-node 1); "
+        raise DMTError(f"--nodes {nodes} runs inside a SLURM allocation of as many tasks (srun --ntasks {nodes}); "
                        f"{e.args[0]} is not set") from e
     head = subprocess.run(["scontrol", "show", "hostnames", nodelist], capture_output=True, text=True,
                           check=True).stdout.split()[0]
