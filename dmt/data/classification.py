@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torchvision import tv_tensors
 
 from dmt import IGNORE_INDEX
 from dmt.data.voc import read_id_file
@@ -87,10 +86,10 @@ def _load_npz(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
 class ClassificationDataset(torch.utils.data.Dataset):
     """Images (and labels, or pseudo labels) of ``split_ids`` in a prepared classification folder.
 
-    An id is looked up in whichever split holds it. Items are dicts: image (tv_tensors.Image
-    uint8 [3, H, W]), target (int64 0-d: ground truth, the pseudo label, or 255 = no label),
-    conf (float32 0-d: 1 for ground truth, the pseudo label's confidence, 0 without a label),
-    is_pseudo, id. ``pseudo`` maps an id to (label, confidence).
+    An id is looked up in whichever split holds it. Items are dicts: image (uint8 [3, H, W]; a
+    tv_tensors.Image for the ``transform``), target (int64 0-d: ground truth, the pseudo label, or
+    255 = no label), conf (float32 0-d: 1 for ground truth, the pseudo label's confidence, 0
+    without a label), is_pseudo, id. ``pseudo`` maps an id to (label, confidence).
     """
 
     def __init__(self, root, split_ids, transform=None, pseudo=None, with_labels: bool = True):
@@ -148,14 +147,16 @@ class ClassificationDataset(torch.utils.data.Dataset):
             target, conf = IGNORE_INDEX, 0.0
         image = np.ascontiguousarray(self.images[index].transpose(2, 0, 1))  # a copy: transforms may write
         item = {
-            "image": tv_tensors.Image(torch.from_numpy(image)),
+            "image": torch.from_numpy(image),
             "target": torch.tensor(target, dtype=torch.int64),
             "conf": torch.tensor(conf, dtype=torch.float32),
             "is_pseudo": self.pseudo is not None,
             "id": image_id,
         }
         if self.transform is not None:
-            item = self.transform(item)
+            from torchvision import tv_tensors  # training jobs only: inference starts seconds sooner
+
+            item = self.transform({**item, "image": tv_tensors.Image(item["image"])})
         return item
 
 

@@ -20,21 +20,24 @@ def make_dataset(name: str, root, ids, *, augment=None, pseudo=None, with_masks=
 
 def classification_dataset(name: str, root, ids, info, *, augment=None, pseudo=None, with_masks=True):
     from dmt.data.classification import ClassificationDataset
-    from dmt.data.classification_transforms import (
-        AUGMENT,
-        classification_train_transform,
-    )
 
-    transform = classification_train_transform(**AUGMENT[name]) if augment else None
+    transform = None
+    if augment:
+        from dmt.data.classification_transforms import AUGMENT, classification_train_transform  # torchvision
+
+        transform = classification_train_transform(**AUGMENT[name])
     return ClassificationDataset(root, ids, transform=transform, pseudo=pseudo, with_labels=with_masks)
 
 
 def segmentation_dataset(name: str, root, ids, info, *, augment=None, pseudo=None, with_masks=True):
     from dmt.data.segmentation import SegmentationDataset
-    from dmt.data.transforms import train_transform
 
-    if augment and augment.crop_size is None:
-        raise DMTError("segmentation training needs crop_size in the spec's hyper-parameters")
-    transform = train_transform(augment.crop_size, augment.scale_range) if augment else None
+    transform = None
+    if augment:
+        from dmt.data.transforms import train_transform  # torchvision: training jobs only
+
+        if augment.crop_size is None:
+            raise DMTError("segmentation training needs crop_size in the spec's hyper-parameters")
+        transform = train_transform(augment.crop_size, augment.scale_range)
     return SegmentationDataset(root, ids, info.num_classes, transform=transform,
                                with_masks=with_masks, pseudo=pseudo, image_ext=info.image_ext)

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torchvision import tv_tensors
 
 from dmt import IGNORE_INDEX
 from dmt.data.voc import check_root, read_image, read_mask
@@ -21,9 +20,9 @@ DECODE_CACHE_BYTES = 512 * 2**20
 class SegmentationDataset(torch.utils.data.Dataset):
     """Images (and masks, or pseudo labels) of ``ids`` under a VOC-layout ``root``.
 
-    Items are dicts: image (tv_tensors.Image uint8 [3, H, W]), target (tv_tensors.Mask int64:
-    ground truth, the pseudo label, or all 255), conf (tv_tensors.Mask float32: pseudo-label
-    confidence, ones for ground truth), is_pseudo, id, size (H, W) before any transform.
+    Items are dicts: image (uint8 [3, H, W]), target (int64: ground truth, the pseudo label, or
+    all 255), conf (float32: pseudo-label confidence, ones for ground truth), is_pseudo, id, size
+    (H, W) before any transform; a ``transform`` gets them as torchvision's tv_tensors.
     ``pseudo`` maps an id to (labels, confidence), e.g. a ``dmt.pseudo.segmentation.PseudoLabelStore``.
     """
 
@@ -85,13 +84,23 @@ class SegmentationDataset(torch.utils.data.Dataset):
         if target.shape != (h, w):
             raise DMTError(f"{image_id}: label of size {tuple(target.shape)} for an image of {(h, w)}")
         item = {
-            "image": tv_tensors.Image(torch.from_numpy(image.transpose(2, 0, 1).copy())),
-            "target": tv_tensors.Mask(target),
-            "conf": tv_tensors.Mask(conf),
+            "image": torch.from_numpy(image.transpose(2, 0, 1).copy()),
+            "target": target,
+            "conf": conf,
             "is_pseudo": self.pseudo is not None,
             "id": image_id,
             "size": (h, w),
         }
         if self.transform is not None:
-            item = self.transform(item)
+            item = self.transform(_as_tv_tensors(item))
         return item
+
+
+def _as_tv_tensors(item: dict) -> dict:
+    """The item's tensors typed for torchvision's transforms (which resize a Mask by nearest
+    neighbour, an Image bilinearly). Only a transformed item needs them: torchvision is imported
+    here, not by inference jobs, which then start seconds sooner."""
+    from torchvision import tv_tensors
+
+    return {**item, "image": tv_tensors.Image(item["image"]), "target": tv_tensors.Mask(item["target"]),
+            "conf": tv_tensors.Mask(item["conf"])}

@@ -27,8 +27,8 @@ from torch import nn
 from torchvision.models import resnet101
 from torchvision.models.segmentation import deeplabv3_resnet101
 
-from dmt.models.deeplab_v2 import Normalize
 from dmt.models.local_weights import load_part, read_state
+from dmt.models.normalization import Normalize
 
 RESNET_PARTS = ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4")
 RESNET_FILE = "a torchvision resnet101 state dict (e.g. resnet101-63fe2227.pth)"

@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
+import importlib
+
 import torch
 
 from dmt.models.catalog import PRETRAINED, SMP_HEADS, TRANSFER, check_options, parse_weights
-from dmt.models.deeplab_v2 import DeepLabV2
-from dmt.models.deeplab_v3 import DeepLabV3Plus, TorchvisionDeepLabV3
 from dmt.models.normalization import input_normalization  # noqa: F401 (re-exported by dmt.models)
-from dmt.models.small import SmallClassifier, SmallDeepLab
-from dmt.models.smp_heads import smp_model
-from dmt.models.wide_resnet import wrn_10_2, wrn_28_2
 
-MODELS = {"small_deeplab": SmallDeepLab, "deeplab_v2": DeepLabV2, "wrn_28_2": wrn_28_2, "wrn_10_2": wrn_10_2,
-          "small_classifier": SmallClassifier, "deeplabv3plus": DeepLabV3Plus,
-          "deeplabv3_resnet101": TorchvisionDeepLabV3, **{f"smp_{head}": smp_model(head) for head in SMP_HEADS}}
+
+def _lazy(module: str, attr: str, *args):
+    """The constructor ``module.attr`` (or ``module.attr(*args)``), imported when first called:
+    the DeepLabs on torchvision (and smp's heads) cost seconds of imports (torchvision pulls in
+    torch._dynamo) that a job of a small CPU model never needs, and the demo runs dozens of jobs."""
+
+    def build(*a, **kw):
+        target = getattr(importlib.import_module(module), attr)
+        return (target(*args) if args else target)(*a, **kw)
+
+    build.__name__ = attr if not args else f"{attr}({', '.join(map(str, args))})"
+    return build
+
+
+MODELS = {"small_deeplab": _lazy("dmt.models.small", "SmallDeepLab"),
+          "deeplab_v2": _lazy("dmt.models.deeplab_v2", "DeepLabV2"),
+          "wrn_28_2": _lazy("dmt.models.wide_resnet", "wrn_28_2"),
+          "wrn_10_2": _lazy("dmt.models.wide_resnet", "wrn_10_2"),
+          "small_classifier": _lazy("dmt.models.small", "SmallClassifier"),
+          "deeplabv3plus": _lazy("dmt.models.deeplab_v3", "DeepLabV3Plus"),
+          "deeplabv3_resnet101": _lazy("dmt.models.deeplab_v3", "TorchvisionDeepLabV3"),
+          **{f"smp_{head}": _lazy("dmt.models.smp_heads", "smp_model", head) for head in SMP_HEADS}}
 # The method that loads each kind of pretrained weights from the user's file.
 LOADERS = {"imagenet": "load_imagenet_backbone", "coco": "load_coco", "torchvision_coco": "load_torchvision_coco",
            "timm": "load_timm_encoder"}

@@ -29,8 +29,8 @@ from torch import nn
 
 from dmt.errors import DMTError
 from dmt.models.catalog import SMP_HEADS, encoder_problem
-from dmt.models.deeplab_v2 import Normalize
 from dmt.models.local_weights import load_part, read_state
+from dmt.models.normalization import Normalize
 
 TIMM_FILE = "the encoder's timm state dict (torch.save(timm.create_model(NAME).state_dict()))"
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 from helpers.models import crafted
+from helpers.processes import run_python
 
 from dmt.cli import main
 from dmt.data.prepare.digits import prepare_digits
@@ -220,6 +221,19 @@ def test_nan_classifier_is_an_error_not_an_accuracy(capsys, tmp_path):
                 "--valtiny", tmp_path / "valtiny.txt", "--out", tmp_path / "m.json")
     assert err.startswith(f"error: {nan}: the model produced NaN or infinite logits")
     assert not (tmp_path / "m.json").exists()
+
+
+def test_a_small_models_evaluation_and_labelling_import_no_torchvision(tmp_path, digits):
+    # torchvision (which imports torch._dynamo) adds about 2 s to a job, more than the demo's
+    # evaluations take; only training's augmentation and the torchvision-backed models need it.
+    model = model_file(tmp_path / "model.pt")
+    argvs = [[str(a) for a in evaluate(digits, model, tmp_path / "metrics.json")],
+             [str(a) for a in pseudo(digits, model, tmp_path / "pseudo_A.h5")]]
+    script = ("import sys\nfrom dmt.cli import main\n"
+              f"for argv in {argvs!r}:\n    assert main(argv) == 0, argv\n"
+              "print(sorted(m for m in sys.modules if m.split('.')[0] == 'torchvision'))")
+    assert run_python(script).stdout.strip().splitlines()[-1] == "[]"
+    assert (tmp_path / "metrics.json").is_file() and (tmp_path / "pseudo_A.h5").is_file()
 
 
 def test_outputs_record_digests_that_consumers_check(capsys, tmp_path, digits):

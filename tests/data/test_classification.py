@@ -174,7 +174,7 @@ def test_dataset_items_pseudo_labels_and_unknown_ids(tmp_path, cifar):
     assert len(data) == 3
     item = data[0]
     assert set(item) == {"image", "target", "conf", "is_pseudo", "id"}
-    assert isinstance(item["image"], tv_tensors.Image) and item["image"].dtype == torch.uint8
+    assert type(item["image"]) is torch.Tensor and item["image"].dtype == torch.uint8
     assert item["image"].shape == (3, 32, 32)
     np.testing.assert_array_equal(item["image"].permute(1, 2, 0).numpy(), test["images"][2])
     assert item["target"].shape == () and item["target"].dtype == torch.int64
@@ -183,6 +183,9 @@ def test_dataset_items_pseudo_labels_and_unknown_ids(tmp_path, cifar):
     assert item["is_pseudo"] is False
     assert int(data[1]["target"]) == train["labels"][13]
     np.testing.assert_array_equal(data[2]["image"].permute(1, 2, 0).numpy(), train["images"][0])
+    # A transform (training's augmentation) gets the image typed for torchvision's transforms.
+    seen = ClassificationDataset(root, ids, transform=lambda item: item)[0]
+    assert isinstance(seen["image"], tv_tensors.Image) and torch.equal(seen["image"], item["image"])
 
     pseudo = {i: (np.int64(k + 3), np.float16(0.25 * (k + 1))) for k, i in enumerate(ids)}
     item = ClassificationDataset(root, ids, pseudo=pseudo)[1]
